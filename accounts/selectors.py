@@ -1,0 +1,189 @@
+"""Reads of the accounts app used by more than one caller (API, admin, commands, other apps)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils.translation import gettext as _
+
+from accounts.models import (
+    LIVE_STATUSES,
+    PURSE_ACCOUNT_KIND,
+    BlacklistAction,
+    BlacklistCounter,
+    BlacklistVersion,
+    Card,
+    Cardholder,
+    Entry,
+    LedgerAccount,
+    LoadStatus,
+    PendingLoad,
+    Posting,
+    Purse,
+)
+from onecard.errors import NotFound
+
+
+def cardholder_get(number: str) -> Cardholder:
+    holder = Cardholder.objects.select_related("org_unit").filter(number=number).first()
+    if holder is None:
+        raise NotFound(_("No cardholder %(n)s.") % {"n": number})
+    return holder
+
+
+def cardholder_for_user(user: Any) -> Cardholder | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Cardholder.objects.filter(user=user).first()
+
+
+def card_get(card_no: str, *, cardholder: Cardholder | None = None) -> Card:
+    """The card with this number; with `cardholder`, only if it is theirs (else 404)."""
+    qs = Card.objects.select_related("cardholder")
+    if cardholder is not None:
+        qs = qs.filter(cardholder=cardholder)
+    card = qs.filter(card_no=card_no).first()
+    if card is None:
+        raise NotFound(_("No card %(c)s.") % {"c": card_no})
+    return card
+
+
+def card_live_for(cardholder: Cardholder) -> Card | None:
+    return cardholder.cards.filter(status__in=LIVE_STATUSES).first()
+
+
+def pending_totals(card: Card) -> dict[str, int]:
+    rows = (
+        PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING)
+        .values("purse").annotate(total=Sum("amount"))
+    )
+    totals = {p.value: 0 for p in Purse}
+    totals.update({r["purse"]: int(r["total"]) for r in rows})
+    return totals
+
+
+def purse_balances(cardholder: Cardholder) -> dict[str, int]:
+    kinds = {kind: purse for purse, kind in PURSE_ACCOUNT_KIND.items()}
+    balances = {p.value: 0 for p in Purse}
+    for acc in LedgerAccount.objects.filter(cardholder=cardholder, kind__in=kinds):
+        balances[kinds[acc.kind]] = acc.balance
+    return balances
+
+
+def card_balances(card: Card) -> dict[str, dict[str, int]]:
+    """Per purse: `account` (the holder's ledger balance, shown on the live card only,
+    since the money follows the holder), `card` (what accepted records say is on the
+    card) and `pending` (loads not yet written to it)."""
+    pending = pending_totals(card)
+    accounts = purse_balances(card.cardholder) if card.is_live else {p.value: 0 for p in Purse}
+    return {
+        p.value: {"account": accounts[p.value], "card": card.card_balance(p.value),
+                  "pending": pending[p.value]}
+        for p in Purse
+    }
+
+
+def card_pending_loads(card: Card) -> QuerySet[PendingLoad]:
+    return PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING).order_by("id")
+
+
+def card_postings(card: Card, *, since: dt.datetime | None = None,
+                  until: dt.datetime | None = None) -> QuerySet[Posting]:
+    """Postings that touched this card's holder purses on behalf of this card, newest first."""
+    qs = Posting.objects.filter(Q(card=card) | Q(loads__card=card)).distinct()
+    if since:
+        qs = qs.filter(created_at__gte=since)
+    if until:
+        qs = qs.filter(created_at__lt=until)
+    return qs.prefetch_related("entries__account").order_by("-created_at", "-id")
+
+
+# --- Blacklist -------------------------------------------------------------------------
+
+
+@dataclass
+class BlacklistAnswer:
+    version: int
+    full: bool
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "full": self.full, "add": self.add, "remove": self.remove}
+
+
+def blacklist_version() -> int:
+    counter = BlacklistCounter.objects.filter(id=1).first()
+    return counter.version if counter else 0
+
+
+def blacklist_full() -> BlacklistAnswer:
+    version = blacklist_version()
+    cards = list(Card.objects.filter(blacklisted=True).order_by("card_no")
+                 .values_list("card_no", flat=True))
+    return BlacklistAnswer(version=version, full=True, add=cards)
+
+
+def blacklist_oldest_retained() -> int:
+    oldest = BlacklistVersion.objects.order_by("version").values_list("version", flat=True).first()
+    return oldest or 1
+
+
+def blacklist_delta(since: int) -> BlacklistAnswer:
+    """The changes after version `since`, folded to each card's last state; a full list
+    when `since` is 0, ahead of the server, or older than the retained history."""
+    current = blacklist_version()
+    if since <= 0 or since > current or since < blacklist_oldest_retained() - 1:
+        return blacklist_full()
+    last_action: dict[str, str] = {}
+    rows = (BlacklistVersion.objects.filter(version__gt=since, version__lte=current)
+            .order_by("version").values_list("card_no", "action"))
+    for card_no, action in rows:
+        last_action[card_no] = action
+    return BlacklistAnswer(
+        version=current, full=False,
+        add=sorted(c for c, a in last_action.items() if a == BlacklistAction.ADD),
+        remove=sorted(c for c, a in last_action.items() if a == BlacklistAction.REMOVE),
+    )
+
+
+# --- Ledger checks ------------------------------------------------------------------
+
+
+@dataclass
+class LedgerBreach:
+    rule: str
+    subject: str
+    detail: str
+
+
+def ledger_check() -> list[LedgerBreach]:
+    """Every ledger invariant, read from the database: an empty list means all hold."""
+    breaches: list[LedgerBreach] = []
+    total = Entry.objects.aggregate(t=Sum("amount"))["t"] or 0
+    if total != 0:
+        breaches.append(LedgerBreach("trial_balance", "ledger", f"entries sum to {total}"))
+    for p in (Entry.objects.values("posting_id").annotate(s=Sum("amount"), n=Count("id"))
+              .filter(~Q(s=0) | Q(n__lt=2))):
+        breaches.append(LedgerBreach("posting_balanced", f"posting {p['posting_id']}",
+                                     f"sum {p['s']}, {p['n']} entries"))
+    sums = dict(Entry.objects.values("account_id").annotate(s=Sum("amount"))
+                .values_list("account_id", "s"))
+    for acc in LedgerAccount.objects.all().only("id", "code", "balance", "kind"):
+        if acc.balance != sums.get(acc.id, 0):
+            breaches.append(LedgerBreach("account_equals_entries", acc.code,
+                                         f"balance {acc.balance}, entries {sums.get(acc.id, 0)}"))
+    for acc in LedgerAccount.objects.filter(
+            kind__in=PURSE_ACCOUNT_KIND.values()).filter(
+            Q(balance__lt=0) | Q(balance__gt=F("max_balance"))):
+        breaches.append(LedgerBreach("purse_bounds", acc.code, f"balance {acc.balance}"))
+    for card in Card.objects.filter(status__in=LIVE_STATUSES).select_related("cardholder"):
+        for purse, b in card_balances(card).items():
+            if b["account"] != b["card"] + b["pending"]:
+                breaches.append(LedgerBreach(
+                    "account_equals_card_plus_pending", f"card {card.card_no} {purse}",
+                    f"account {b['account']} != card {b['card']} + pending {b['pending']}"))
+    return breaches

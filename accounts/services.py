@@ -1,0 +1,642 @@
+"""Every write of the accounts app. Each service is one transaction that also writes
+its audit event; the API, the admin, commands and jobs all call these.
+
+Lock order (shared with `accounts.ledger` and the terminal ingest): cardholder ->
+cards by id -> pending loads -> ledger accounts by id -> blacklist counter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts import ledger
+from accounts.audit import audit_record
+from accounts.keys import current_purse_key_version
+from accounts.models import (
+    BLACKLISTED_STATUSES,
+    LIVE_STATUSES,
+    LOADABLE_STATUSES,
+    PURSE_ACCOUNT_KIND,
+    AccountKind,
+    BlacklistAction,
+    BlacklistCounter,
+    BlacklistVersion,
+    Card,
+    Cardholder,
+    CardholderKind,
+    CardholderStatus,
+    CardNoCounter,
+    CardStatus,
+    LoadSource,
+    LoadStatus,
+    Merchant,
+    OrgUnit,
+    OrgUnitKind,
+    PendingLoad,
+    Purse,
+    SubsidyBatch,
+    TopUpMethod,
+)
+from onecard.errors import (
+    ActiveCardExists,
+    CardholdersWithoutCard,
+    Conflict,
+    DuplicateNumber,
+    ImportFailed,
+    InvalidAmount,
+    InvalidRequest,
+    InvalidStatus,
+    UidInUse,
+    UnknownCardholders,
+)
+
+__all__ = ["audit_record"]
+
+
+def _now() -> dt.datetime:
+    return timezone.now()
+
+
+def _require_positive(amount: int) -> None:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise InvalidAmount()
+
+
+def _card_snapshot(card: Card) -> dict[str, Any]:
+    return {
+        "status": card.status, "blacklisted": card.blacklisted, "deposit": card.deposit,
+        "card_main": card.card_main, "card_subsidy": card.card_subsidy,
+    }
+
+
+# --- Organisation and cardholders -----------------------------------------------------
+
+
+def org_unit_ensure(*, code: str, by: Any, name: str = "", kind: str = OrgUnitKind.DEPARTMENT,
+                    parent: OrgUnit | None = None, channel: str = "api") -> OrgUnit:
+    unit = OrgUnit.objects.filter(code=code).first()
+    if unit is not None:
+        return unit
+    unit = OrgUnit.objects.create(code=code, name=name or code, kind=kind, parent=parent)
+    audit_record(action="org_unit.create", actor=by, subject=unit, subject_id=code,
+                 after={"code": code, "name": unit.name, "kind": kind}, channel=channel)
+    return unit
+
+
+def _portal_user(number: str, password: str | None) -> Any:
+    User = get_user_model()
+    user = User(username=f"holder:{number}")
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def cardholder_create(
+    *, number: str, name: str, kind: str, by: Any, department: str | None = None,
+    valid_until: dt.date | None = None, phone: str = "", email: str = "",
+    password: str | None = None, channel: str = "api",
+) -> Cardholder:
+    if Cardholder.objects.filter(number=number).exists():
+        raise DuplicateNumber(
+            _("Cardholder number %(number)s already exists.") % {"number": number}
+        )
+    unit = org_unit_ensure(code=department, by=by, channel=channel) if department else None
+    try:
+        with transaction.atomic():
+            holder = Cardholder.objects.create(
+                number=number, name=name, kind=CardholderKind(kind), org_unit=unit,
+                valid_until=valid_until, phone=phone, email=email,
+                user=_portal_user(number, password),
+            )
+    except IntegrityError as exc:  # a concurrent create of the same number
+        raise DuplicateNumber() from exc
+    for purse_kind in PURSE_ACCOUNT_KIND.values():
+        ledger.account_purse(holder, purse_kind)
+    audit_record(action="cardholder.create", actor=by, subject=holder, channel=channel,
+                 after=_holder_snapshot(holder))
+    return holder
+
+
+def _holder_snapshot(holder: Cardholder) -> dict[str, Any]:
+    return {
+        "number": holder.number, "name": holder.name, "kind": holder.kind,
+        "department": holder.org_unit.code if holder.org_unit else None,
+        "status": holder.status,
+        "valid_until": holder.valid_until.isoformat() if holder.valid_until else None,
+        "phone": holder.phone, "email": holder.email,
+    }
+
+
+HOLDER_UPDATABLE = ("name", "kind", "department", "status", "valid_until", "phone", "email")
+
+
+@transaction.atomic
+def cardholder_update(*, cardholder: Cardholder, by: Any, channel: str = "api",
+                      **changes: Any) -> Cardholder:
+    unknown = set(changes) - set(HOLDER_UPDATABLE)
+    if unknown:
+        raise InvalidRequest(_("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
+    holder = Cardholder.objects.select_for_update().get(pk=cardholder.pk)
+    before = _holder_snapshot(holder)
+    for name, value in changes.items():
+        if name == "department":
+            holder.org_unit = org_unit_ensure(code=value, by=by, channel=channel) if value else None
+        elif name == "kind":
+            holder.kind = CardholderKind(value)
+        elif name == "status":
+            holder.status = CardholderStatus(value)
+        else:
+            setattr(holder, name, value)
+    holder.save()
+    after = _holder_snapshot(holder)
+    if after != before:
+        audit_record(action="cardholder.update", actor=by, subject=holder, before=before,
+                     after=after, channel=channel)
+    return holder
+
+
+@transaction.atomic
+def cardholder_set_password(*, cardholder: Cardholder, password: str, by: Any,
+                            channel: str = "api") -> None:
+    user = cardholder.user or _portal_user(cardholder.number, None)
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    if cardholder.user_id is None:
+        Cardholder.objects.filter(pk=cardholder.pk).update(user=user)
+    audit_record(action="cardholder.set_password", actor=by, subject=cardholder, channel=channel)
+
+
+@dataclass
+class ImportRowError:
+    line: int
+    message: str
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[ImportRowError] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+IMPORT_COLUMNS = ("number", "name", "kind", "department", "valid_until", "phone", "email")
+
+
+def _import_row_clean(line: int, raw: dict[str, Any], seen: set[str]) -> dict[str, Any]:
+    row = {k: ("" if raw.get(k) is None else str(raw.get(k)).strip()) for k in IMPORT_COLUMNS}
+    if isinstance(raw.get("valid_until"), dt.datetime | dt.date):
+        value = raw["valid_until"]
+        row["valid_until"] = (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    problems = []
+    if not row["number"] or len(row["number"]) > 32:
+        problems.append(_("number is required (at most 32 characters)"))
+    elif row["number"] in seen:
+        problems.append(_("number %(n)s appears twice in the file") % {"n": row["number"]})
+    if not row["name"] or len(row["name"]) > 100:
+        problems.append(_("name is required (at most 100 characters)"))
+    if row["kind"] not in CardholderKind.values:
+        problems.append(_("kind must be one of student, staff, visitor"))
+    valid_until = None
+    if row["valid_until"]:
+        try:
+            valid_until = dt.date.fromisoformat(row["valid_until"][:10])
+        except ValueError:
+            problems.append(_("valid_until must be a date YYYY-MM-DD"))
+    if len(row["department"]) > 32:
+        problems.append(_("department code is at most 32 characters"))
+    if problems:
+        raise ValueError("; ".join(str(p) for p in problems))
+    seen.add(row["number"])
+    return {**row, "valid_until": valid_until, "department": row["department"] or None}
+
+
+def cardholder_import(
+    *, rows: Iterable[dict[str, Any]], by: Any, channel: str = "import",
+    progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Create or update cardholders from rows; every row valid or nothing changes."""
+    summary = ImportSummary()
+    cleaned: list[tuple[int, dict[str, Any]]] = []
+    seen: set[str] = set()
+    for line, raw in enumerate(rows, start=2):  # line 1 is the header
+        try:
+            cleaned.append((line, _import_row_clean(line, raw, seen)))
+        except ValueError as exc:
+            summary.errors.append(ImportRowError(line=line, message=str(exc)))
+    if summary.errors:
+        raise ImportFailed(errors=[asdict(e) for e in summary.errors])
+    with transaction.atomic():
+        existing = {h.number: h for h in Cardholder.objects.filter(number__in=seen)}
+        for done, (_line, row) in enumerate(cleaned, start=1):
+            number = row.pop("number")
+            holder = existing.get(number)
+            if holder is None:
+                cardholder_create(number=number, by=by, channel=channel, **row)
+                summary.created += 1
+            else:
+                before = _holder_snapshot(holder)
+                cardholder_update(cardholder=holder, by=by, channel=channel, **row)
+                holder.refresh_from_db()
+                if _holder_snapshot(holder) == before:
+                    summary.unchanged += 1
+                else:
+                    summary.updated += 1
+            if progress:
+                progress(done)
+        audit_record(action="cardholder.import", actor=by, subject_type="import",
+                     subject_id=str(len(cleaned)), after=summary.as_dict(), channel=channel)
+    return summary
+
+
+# --- Merchants ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def merchant_create(*, code: str, name: str, fee_rate_bp: int, by: Any,
+                    channel: str = "api") -> Merchant:
+    if not 0 <= fee_rate_bp <= 10000:
+        raise InvalidRequest(_("fee_rate_bp is 0 to 10000 basis points."))
+    try:
+        with transaction.atomic():
+            merchant = Merchant.objects.create(code=code, name=name, fee_rate_bp=fee_rate_bp)
+    except IntegrityError as exc:
+        raise Conflict(_("Merchant %(code)s already exists.") % {"code": code},
+                       ) from exc
+    ledger.account_merchant_payable(merchant)
+    audit_record(action="merchant.create", actor=by, subject=merchant, subject_id=code,
+                 after={"code": code, "name": name, "fee_rate_bp": fee_rate_bp}, channel=channel)
+    return merchant
+
+
+# --- Cards ---------------------------------------------------------------------------
+
+
+def _next_card_no() -> str:
+    year = timezone.localdate().year
+    CardNoCounter.objects.get_or_create(year=year)
+    counter = CardNoCounter.objects.select_for_update().get(year=year)
+    while True:
+        counter.last += 1
+        card_no = f"{year}{counter.last:04d}"
+        if not Card.objects.filter(card_no=card_no).exists():
+            break
+    counter.save(update_fields=["last"])
+    return card_no
+
+
+def _normalise_uid(uid: str) -> str:
+    uid = uid.strip().lower()
+    if len(uid) % 2 or not 8 <= len(uid) <= 20 or any(c not in "0123456789abcdef" for c in uid):
+        raise InvalidRequest(_("uid is 4 to 10 bytes of hex."), field="uid")
+    return uid
+
+
+def _require_uid_free(uid: str) -> None:
+    if Card.objects.filter(uid=uid, status__in=LIVE_STATUSES).exists():
+        raise UidInUse(_("UID %(uid)s belongs to a card in use.") % {"uid": uid})
+
+
+def _deposit_source(method: str, by: Any) -> Any:
+    if method == TopUpMethod.CASH:
+        return ledger.account_cash_drawer(by)
+    if method == TopUpMethod.BANK:
+        return ledger.account_singleton(AccountKind.BANK_CLEARING)
+    if method == TopUpMethod.ONLINE:
+        return ledger.account_singleton(AccountKind.ONLINE_CLEARING)
+    raise InvalidRequest(_("method must be cash, bank or online."), field="method")
+
+
+def _create_card(*, holder: Cardholder, uid: str, deposit: int) -> Card:
+    try:
+        with transaction.atomic():
+            return Card.objects.create(
+                card_no=_next_card_no(), uid=uid, cardholder=holder, deposit=deposit,
+                key_version=current_purse_key_version(), status=CardStatus.ACTIVE,
+            )
+    except IntegrityError as exc:  # lost a race on the partial unique indexes
+        if Card.objects.filter(cardholder=holder, status__in=LIVE_STATUSES).exists():
+            raise ActiveCardExists() from exc
+        raise UidInUse() from exc
+
+
+@transaction.atomic
+def card_issue(*, cardholder: Cardholder, uid: str, deposit: int = 0, by: Any,
+               deposit_method: str = TopUpMethod.CASH, channel: str = "api") -> Card:
+    if isinstance(deposit, bool) or not isinstance(deposit, int) or deposit < 0:
+        raise InvalidAmount(_("The deposit is zero or more fen."))
+    uid = _normalise_uid(uid)
+    holder = Cardholder.objects.select_for_update().get(pk=cardholder.pk)
+    if holder.status != CardholderStatus.ACTIVE:
+        raise InvalidStatus(_("Cardholder %(n)s is not active.") % {"n": holder.number})
+    if holder.cards.filter(status__in=LIVE_STATUSES).exists():
+        raise ActiveCardExists(
+            _("Cardholder %(n)s already has a card in use; replace it instead.") % {"n": holder.number}
+        )
+    _require_uid_free(uid)
+    card = _create_card(holder=holder, uid=uid, deposit=deposit)
+    if deposit:
+        ledger.posting_create(
+            key=f"card.issue:{card.card_no}", kind="deposit", card=card, by=by,
+            legs=[(_deposit_source(deposit_method, by), -deposit),
+                  (ledger.account_singleton(AccountKind.DEPOSITS_HELD), deposit)],
+            memo=f"Deposit for card {card.card_no}",
+        )
+    audit_record(action="card.issue", actor=by, subject=card, channel=channel,
+                 after={**_card_snapshot(card), "uid": uid, "cardholder": holder.number,
+                        "key_version": card.key_version})
+    return card
+
+
+def _lock_card(card: Card) -> Card:
+    return Card.objects.select_for_update().get(pk=card.pk)
+
+
+def _purse_account(holder: Cardholder, purse: str) -> Any:
+    return ledger.account_purse(holder, PURSE_ACCOUNT_KIND[Purse(purse)])
+
+
+@transaction.atomic
+def card_top_up(*, card: Card, amount: int, purse: str = Purse.MAIN, method: str, by: Any,
+                reference: str = "", channel: str = "api") -> PendingLoad:
+    """Credit the holder's purse at once; the money reaches the card as a pending load."""
+    _require_positive(amount)
+    card = _lock_card(card)
+    card.require_status(*LOADABLE_STATUSES)
+    source = _deposit_source(method, by)
+    load = PendingLoad.objects.create(
+        card=card, purse=Purse(purse), amount=amount, source=LoadSource.TOP_UP,
+        method=method, reference=reference[:128], created_by=by if getattr(by, "pk", None) else None,
+    )
+    load.posting = ledger.posting_create(
+        key=f"top_up:{load.load_id}", kind="top_up", card=card, by=by,
+        legs=[(source, -amount), (_purse_account(card.cardholder, purse), amount)],
+        memo=f"Top-up ({method}) {reference}"[:255],
+    )
+    load.save(update_fields=["posting"])
+    audit_record(action="card.top_up", actor=by, subject=card, channel=channel,
+                 after={"load_id": load.load_id, "amount": amount, "purse": purse,
+                        "method": method, "reference": reference})
+    return load
+
+
+def _blacklist_sync(card: Card, reason: str) -> None:
+    """Record a change of the card's listed state as the next gapless version."""
+    listed = card.status in BLACKLISTED_STATUSES or card.suspected_clone
+    if listed == card.blacklisted:
+        return
+    card.blacklisted = listed
+    counter, _created = BlacklistCounter.objects.get_or_create(id=1)
+    counter = BlacklistCounter.objects.select_for_update().get(id=1)
+    counter.version += 1
+    counter.save(update_fields=["version"])
+    BlacklistVersion.objects.create(
+        version=counter.version, card=card, card_no=card.card_no, reason=reason,
+        action=BlacklistAction.ADD if listed else BlacklistAction.REMOVE,
+    )
+
+
+def _card_change_status(*, card: Card, to: str, by: Any, action: str, channel: str,
+                        reason: str = "", extra: dict[str, Any] | None = None) -> Card:
+    card = _lock_card(card)
+    card.require_transition(to, action)
+    before = _card_snapshot(card)
+    card.status = to
+    if to not in LIVE_STATUSES:
+        card.closed_at = _now()
+    _blacklist_sync(card, reason=action)
+    card.save()
+    audit_record(action=f"card.{action}", actor=by, subject=card, channel=channel,
+                 before=before, after={**_card_snapshot(card), "reason": reason, **(extra or {})})
+    return card
+
+
+@transaction.atomic
+def card_report_loss(*, card: Card, by: Any, channel: str = "api") -> Card:
+    return _card_change_status(card=card, to=CardStatus.LOST, by=by, action="report_loss",
+                               channel=channel)
+
+
+@transaction.atomic
+def card_unlock(*, card: Card, by: Any, channel: str = "api") -> Card:
+    return _card_change_status(card=card, to=CardStatus.ACTIVE, by=by, action="unlock",
+                               channel=channel)
+
+
+@transaction.atomic
+def card_freeze(*, card: Card, by: Any, reason: str = "", channel: str = "api") -> Card:
+    return _card_change_status(card=card, to=CardStatus.FROZEN, by=by, action="freeze",
+                               reason=reason, channel=channel)
+
+
+@transaction.atomic
+def card_unfreeze(*, card: Card, by: Any, reason: str = "", channel: str = "api") -> Card:
+    return _card_change_status(card=card, to=CardStatus.ACTIVE, by=by, action="unfreeze",
+                               reason=reason, channel=channel)
+
+
+def _move_to_new_card(old: Card, new: Card, by: Any) -> list[PendingLoad]:
+    """The old card's card balances and unclaimed loads become pending loads of the new one."""
+    moved: list[PendingLoad] = []
+    for load in PendingLoad.objects.select_for_update().filter(card=old, status=LoadStatus.PENDING).order_by("id"):
+        successor = PendingLoad.objects.create(
+            card=new, purse=load.purse, amount=load.amount, source=load.source,
+            method=load.method, reference=load.reference, posting=load.posting,
+            subsidy_batch=load.subsidy_batch, created_by=load.created_by,
+        )
+        load.status = LoadStatus.TRANSFERRED
+        load.transferred_to = successor
+        load.closed_at = _now()
+        load.save(update_fields=["status", "transferred_to", "closed_at"])
+        moved.append(successor)
+    for purse in Purse:
+        on_card = old.card_balance(purse)
+        if on_card > 0:
+            moved.append(PendingLoad.objects.create(
+                card=new, purse=purse, amount=on_card, source=LoadSource.REPLACEMENT,
+                reference=f"replaces {old.card_no}", created_by=by if getattr(by, "pk", None) else None,
+            ))
+            setattr(old, f"card_{purse}", 0)
+    return moved
+
+
+@transaction.atomic
+def card_replace(*, card: Card, uid: str, by: Any, channel: str = "api") -> Card:
+    uid = _normalise_uid(uid)
+    old = _lock_card(card)
+    old.require_transition(CardStatus.REPLACED, "replace")
+    before = _card_snapshot(old)
+    if uid != old.uid:
+        _require_uid_free(uid)
+    # The old card leaves the live set first, so the holder's one-live-card rule and
+    # the UID rule hold when the new card is inserted.
+    old.status = CardStatus.REPLACED
+    old.closed_at = _now()
+    _blacklist_sync(old, reason="replace")
+    deposit, old.deposit = old.deposit, 0
+    old.save()
+    new = _create_card(holder=old.cardholder, uid=uid, deposit=deposit)
+    moved = _move_to_new_card(old, new, by)
+    old.replaced_by = new
+    old.save()
+    audit_record(action="card.replace", actor=by, subject=old, channel=channel, before=before,
+                 after={**_card_snapshot(old), "new_card_no": new.card_no, "uid": uid,
+                        "deposit_carried": deposit,
+                        "loads": [{"load_id": m.load_id, "purse": m.purse, "amount": m.amount}
+                                  for m in moved]})
+    return new
+
+
+@dataclass
+class CancelRefund:
+    card_no: str
+    refund_method: str
+    main: int
+    subsidy: int
+    subsidy_recovered: int
+    deposit: int
+    fee: int
+    total: int
+    voided_loads: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _refund_target(method: str, by: Any) -> Any:
+    if method == TopUpMethod.CASH:
+        return ledger.account_cash_drawer(by)
+    if method == TopUpMethod.BANK:
+        return ledger.account_singleton(AccountKind.REFUNDS)
+    raise InvalidRequest(_("refund_method must be cash or bank."), field="refund_method")
+
+
+@transaction.atomic
+def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api") -> CancelRefund:
+    """Close the card for good: refund the holder's purses and the deposit, less the fee."""
+    card = _lock_card(card)
+    card.require_transition(CardStatus.CANCELLED, "cancel")
+    target = _refund_target(refund_method, by)
+    before = _card_snapshot(card)
+    holder = card.cardholder
+    voided = list(PendingLoad.objects.select_for_update().filter(card=card, status=LoadStatus.PENDING).order_by("id"))
+    main_acc = _purse_account(holder, Purse.MAIN)
+    subsidy_acc = _purse_account(holder, Purse.SUBSIDY)
+    main, subsidy = main_acc.balance, subsidy_acc.balance
+    refund_subsidy = subsidy if settings.ONECARD_REFUND_SUBSIDY else 0
+    refundable = main + refund_subsidy + card.deposit
+    fee = min(settings.ONECARD_CANCELLATION_FEE, refundable)
+    total = refundable - fee
+    legs: list[ledger.Leg] = [(main_acc, -main), (subsidy_acc, -subsidy), (target, total)]
+    legs.append((ledger.account_singleton(AccountKind.DEPOSITS_HELD), -card.deposit))
+    legs.append((ledger.account_singleton(AccountKind.FEE_INCOME), fee))
+    legs.append((ledger.account_singleton(AccountKind.SUBSIDY_FUND), subsidy - refund_subsidy))
+    if any(amount for _acc, amount in legs):
+        ledger.posting_create(key=f"card.cancel:{card.card_no}", kind="cancel", card=card, by=by,
+                              legs=legs, memo=f"Cancellation of card {card.card_no}")
+    for load in voided:
+        load.status = LoadStatus.VOIDED
+        load.closed_at = _now()
+    PendingLoad.objects.bulk_update(voided, ["status", "closed_at"])
+    refund = CancelRefund(
+        card_no=card.card_no, refund_method=refund_method, main=main, subsidy=refund_subsidy,
+        subsidy_recovered=subsidy - refund_subsidy, deposit=card.deposit, fee=fee, total=total,
+        voided_loads=[v.load_id for v in voided],
+    )
+    card.status = CardStatus.CANCELLED
+    card.closed_at = _now()
+    card.deposit = 0
+    _blacklist_sync(card, reason="cancel")
+    card.save()
+    audit_record(action="card.cancel", actor=by, subject=card, channel=channel, before=before,
+                 after={**_card_snapshot(card), "refund": refund.as_dict()})
+    return refund
+
+
+@transaction.atomic
+def card_expire(*, card: Card, by: Any, channel: str = "job") -> Card:
+    return _card_change_status(card=card, to=CardStatus.EXPIRED, by=by, action="expire",
+                               channel=channel)
+
+
+# --- Subsidies -----------------------------------------------------------------------
+
+
+@dataclass
+class SubsidyResult:
+    batch: SubsidyBatch
+    created: bool
+
+
+def _subsidy_key(name: str, purse: str, entries: Sequence[tuple[str, int]]) -> str:
+    canonical = json.dumps([name, purse, sorted(entries)], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def subsidy_batch_create(*, name: str, purse: str, entries: Sequence[dict[str, Any]], by: Any,
+                         channel: str = "api") -> SubsidyResult:
+    """Grant a subsidy: one posting from the subsidy fund, one pending load per holder.
+
+    All or nothing: an unknown holder, or one without a card in use, refuses the batch.
+    The same batch (same name, purse and entries) submitted again creates nothing."""
+    pairs = [(str(e["cardholder"]), e["amount"]) for e in entries]
+    if not pairs:
+        raise InvalidRequest(_("A subsidy batch needs at least one entry."), field="entries")
+    for _number, amount in pairs:
+        _require_positive(amount)
+    key = _subsidy_key(name, purse, pairs)
+    existing = SubsidyBatch.objects.filter(batch_key=key).first()
+    if existing is not None:
+        return SubsidyResult(batch=existing, created=False)
+    numbers = {n for n, _a in pairs}
+    holders = {h.number: h for h in Cardholder.objects.filter(number__in=numbers)}
+    unknown = sorted(numbers - set(holders))
+    if unknown:
+        raise UnknownCardholders(cardholders=unknown)
+    cards = {c.cardholder_id: c for c in Card.objects.select_for_update().filter(
+        cardholder__in=holders.values(), status__in=LOADABLE_STATUSES).order_by("id")}
+    without = sorted(h.number for h in holders.values() if h.pk not in cards)
+    if without:
+        raise CardholdersWithoutCard(cardholders=without)
+    total = sum(a for _n, a in pairs)
+    fund = ledger.account_singleton(AccountKind.SUBSIDY_FUND)
+    legs: list[ledger.Leg] = [(fund, -total)]
+    legs += [(_purse_account(holders[n], purse), a) for n, a in pairs]
+    try:
+        with transaction.atomic():
+            posting = ledger.posting_create(key=f"subsidy:{key}", kind="subsidy", by=by, legs=legs,
+                                            memo=name[:255])
+    except IntegrityError:  # the same batch committed concurrently
+        return SubsidyResult(batch=SubsidyBatch.objects.get(batch_key=key), created=False)
+    batch = SubsidyBatch.objects.create(batch_key=key, name=name, purse=Purse(purse), count=len(pairs),
+                                        total=total, posting=posting,
+                                        created_by=by if getattr(by, "pk", None) else None)
+    PendingLoad.objects.bulk_create([
+        PendingLoad(card=cards[holders[n].pk], purse=purse, amount=a, source=LoadSource.SUBSIDY,
+                    reference=name[:128], posting=posting, subsidy_batch=batch,
+                    created_by=batch.created_by)
+        for n, a in pairs
+    ])
+    audit_record(action="subsidy.grant", actor=by, subject=batch, subject_id=str(batch.pk),
+                 after={"name": name, "purse": purse, "count": len(pairs), "total": total},
+                 channel=channel)
+    return SubsidyResult(batch=batch, created=True)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OneCardConfig(AppConfig):
+    name = "onecard"
+    verbose_name = "OneCard"

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Install the Debian packages OneCard needs (idempotent, non-interactive).
+#   pcscd, vsmartcard-vpcd  - PC/SC daemon and virtual smart-card reader (card tests)
+#   libpcsclite-dev, swig   - needed to build pyscard from source
+#   socat                   - virtual serial links for terminal tests
+#   chromium, chromium-driver - browser tests
+#   gettext                 - compilemessages
+#   postgresql-client       - psql/pgbench, only if they are missing
+# Fast path: when everything is installed, only dpkg-query runs (no apt-get).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+packages=(pcscd vsmartcard-vpcd libpcsclite-dev swig socat chromium chromium-driver
+          gettext build-essential)
+
+if ! command -v pgbench >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
+    packages+=(postgresql-client)
+fi
+
+# A Debian system python3 needs its venv and header packages (pyscard builds a C extension).
+if [ "$(python3 -c 'import sys; print(sys.base_prefix)' 2>/dev/null)" = "/usr" ]; then
+    packages+=(python3-venv python3-dev)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+    if [ "$status" != "install ok installed" ]; then
+        missing+=("$pkg")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "System packages: all present."
+    exit 0
+fi
+
+echo "System packages missing: ${missing[*]}"
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO=(sudo -n)
+    else
+        echo "error: need root (or sudo) to install: ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+    "${missing[@]}" </dev/null
+echo "System packages: installed ${missing[*]}."
