@@ -33,12 +33,17 @@ $(STAMP): requirements.txt requirements-dev.txt | system-deps
 	$(PYTHON) -m pip install -q -r requirements-dev.txt
 	touch $@
 
+# The demo keeps its key-encryption key in var/kek.hex (made once, mode 600) unless
+# ONECARD_KEK or ONECARD_KEK_FILE is set; production reads it from the environment.
+DEMO_ENV = ONECARD_KEK_FILE="$${ONECARD_KEK_FILE:-$(CURDIR)/var/kek.hex}" DEBUG="$${DEBUG:-true}"
+
 demo: deps
 	mkdir -p var
-	$(PYTHON) manage.py migrate --noinput
-	if [ -d locale ]; then $(PYTHON) manage.py compilemessages --ignore=$(VENV); fi
-	$(PYTHON) manage.py load_demo
-	$(PYTHON) manage.py runserver 127.0.0.1:$(PORT)
+	test -s var/kek.hex || (umask 077 && python3 -c "import secrets; print(secrets.token_hex(32))" > var/kek.hex)
+	$(PYTHON) manage.py compilemessages --ignore=$(VENV) >/dev/null
+	$(DEMO_ENV) $(PYTHON) manage.py migrate --noinput
+	$(DEMO_ENV) $(PYTHON) manage.py load_demo
+	$(DEMO_ENV) $(PYTHON) manage.py runserver --insecure 127.0.0.1:$(PORT)
 
 test: deps
 	bash scripts/ensure-postgres.sh

@@ -66,7 +66,7 @@ def pending_totals(card: Card) -> dict[str, int]:
 
 
 def purse_balances(cardholder: Cardholder) -> dict[str, int]:
-    kinds = {kind: purse for purse, kind in PURSE_ACCOUNT_KIND.items()}
+    kinds: dict[str, str] = {str(kind): str(purse) for purse, kind in PURSE_ACCOUNT_KIND.items()}
     balances = {p.value: 0 for p in Purse}
     for acc in LedgerAccount.objects.filter(cardholder=cardholder, kind__in=kinds):
         balances[kinds[acc.kind]] = acc.balance

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -51,7 +53,7 @@ from accounts.models import (
 from onecard.errors import (
     ActiveCardExists,
     CardholdersWithoutCard,
-    Conflict,
+    DuplicateMerchant,
     DuplicateNumber,
     ImportFailed,
     InvalidAmount,
@@ -223,6 +225,15 @@ def _import_row_clean(line: int, raw: dict[str, Any], seen: set[str]) -> dict[st
             problems.append(_("valid_until must be a date YYYY-MM-DD"))
     if len(row["department"]) > 32:
         problems.append(_("department code is at most 32 characters"))
+    if len(row["phone"]) > 32:
+        problems.append(_("phone is at most 32 characters"))
+    if row["email"]:
+        try:
+            validate_email(row["email"])
+        except ValidationError:
+            problems.append(_("email is not a valid address"))
+    if any("\x00" in value for value in row.values()):
+        problems.append(_("the row contains a NUL character"))
     if problems:
         raise ValueError("; ".join(str(p) for p in problems))
     seen.add(row["number"])
@@ -279,8 +290,7 @@ def merchant_create(*, code: str, name: str, fee_rate_bp: int, by: Any,
         with transaction.atomic():
             merchant = Merchant.objects.create(code=code, name=name, fee_rate_bp=fee_rate_bp)
     except IntegrityError as exc:
-        raise Conflict(_("Merchant %(code)s already exists.") % {"code": code},
-                       ) from exc
+        raise DuplicateMerchant(_("Merchant %(code)s already exists.") % {"code": code}) from exc
     ledger.account_merchant_payable(merchant)
     audit_record(action="merchant.create", actor=by, subject=merchant, subject_id=code,
                  after={"code": code, "name": name, "fee_rate_bp": fee_rate_bp}, channel=channel)

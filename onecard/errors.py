@@ -53,6 +53,11 @@ class DuplicateNumber(Conflict):
     default_message = _("A cardholder with this number already exists.")
 
 
+class DuplicateMerchant(Conflict):
+    code = "duplicate_code"
+    default_message = _("A merchant with this code already exists.")
+
+
 class ActiveCardExists(Conflict):
     code = "active_card_exists"
     default_message = _("This cardholder already has a card in use.")

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django_q",
     "onecard",
     "accounts",
+    "terminals",
 ]
 
 MIDDLEWARE = [
@@ -101,6 +102,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for a choice set used by several fields (top-up method, deposit method).
+    "ENUM_NAME_OVERRIDES": {"TopUpMethodEnum": "accounts.models.TopUpMethod"},
 }
 
 Q_CLUSTER = {

@@ -1,0 +1,172 @@
+"""`python -m bench` (`make bench`): run the OneCard benchmarks and the pgbench yardstick.
+
+Each benchmark is a Section: a function that takes the run's Context and returns a dict
+of figures. A section may name one figure (`rate`) to compare with the yardstick's
+transactions per second, and the goal for that ratio. The yardstick (pgbench TPC-B) runs
+in the same invocation, so the ratio says how the code does on this machine, not how fast
+the machine is. Figures are printed as a table and written to bench/out/latest.json.
+
+To add a benchmark (terminal ingest, reconciliation, ...): write `bench/<name>.py` with a
+`run(ctx) -> dict` and append a Section to `SECTIONS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from bench import topups, yardstick
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
+BENCH_DB = "onecard_bench"
+PGBENCH_DB = "onecard_pgbench"
+
+Figures = dict[str, Any]
+
+
+@dataclass
+class Context:
+    """What every section gets: the parsed options and where the databases are."""
+
+    args: argparse.Namespace
+    server_url: str  # postgres://user@host:port, no database
+    database_url: str  # the benchmark database Django uses
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    run: Callable[[Context], Figures]
+    rate: str | None = None  # the figure divided by the yardstick's tps
+    goal: float | None = None  # the ratio to reach
+
+
+SECTIONS: list[Section] = [
+    Section("top-ups", topups.run, rate="top_ups_per_s", goal=0.5),
+]
+
+
+def database_url(server_url: str, name: str) -> str:
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+
+
+def setup_django(ctx: Context) -> None:
+    """Point Django at the benchmark database, migrate it, and start from empty tables."""
+    yardstick.ensure_database(ctx.server_url, BENCH_DB)
+    os.environ["DATABASE_URL"] = ctx.database_url
+    os.environ["DEBUG"] = "0"  # DEBUG keeps every query in memory
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "onecard.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    p.add_argument("--server", default=os.environ.get("BENCH_SERVER_URL", DEFAULT_SERVER),
+                   help="PostgreSQL server URL without a database (default %(default)s)")
+    p.add_argument("--only", action="append", default=[], metavar="SECTION",
+                   help="run only this section (repeatable)")
+    p.add_argument("--threads", type=int, default=8, help="top-up threads (default 8)")
+    p.add_argument("--seconds", type=float, default=10.0,
+                   help="how long the top-up threads run (default 10)")
+    p.add_argument("--per-thread", type=int, default=None,
+                   help="a fixed count of top-ups per thread instead of --seconds")
+    p.add_argument("--cards", type=int, default=200, help="cards to spread top-ups over")
+    p.add_argument("--profile", action="store_true",
+                   help="also profile single-threaded top-ups with cProfile and print the top")
+    p.add_argument("--pgbench-seconds", type=int, default=15)
+    p.add_argument("--pgbench-clients", type=int, default=4)
+    p.add_argument("--pgbench-jobs", type=int, default=2)
+    p.add_argument("--pgbench-scale", type=int, default=10)
+    p.add_argument("--no-pgbench", action="store_true", help="skip the yardstick")
+    return p.parse_args(argv)
+
+
+def print_table(results: dict[str, Figures]) -> None:
+    rows = [(section, key, value) for section, figures in results.items()
+            for key, value in figures.items()]
+    widths = [max(len(str(r[i])) for r in [("section", "figure", "value"), *rows])
+              for i in range(2)]
+    print()
+    print(f"{'section':<{widths[0]}}  {'figure':<{widths[1]}}  value")
+    print(f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * 12}")
+    for section, key, value in rows:
+        shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
+        print(f"{section:<{widths[0]}}  {key:<{widths[1]}}  {shown}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    server = args.server.rstrip("/")
+    ctx = Context(args=args, server_url=server, database_url=database_url(server, BENCH_DB))
+    chosen = [s for s in SECTIONS if not args.only or s.name in args.only]
+    started = dt.datetime.now(dt.UTC)
+    setup_django(ctx)
+
+    results: dict[str, Figures] = {}
+    for section in chosen:
+        print(f"== {section.name}", flush=True)
+        t0 = time.perf_counter()
+        results[section.name] = section.run(ctx)
+        results[section.name]["section_wall_s"] = round(time.perf_counter() - t0, 2)
+
+    tps: float | None = None
+    if not args.no_pgbench:
+        print("== pgbench (yardstick)", flush=True)
+        results["pgbench"] = yardstick.pgbench_tpcb(
+            ctx.server_url, PGBENCH_DB, clients=args.pgbench_clients, jobs=args.pgbench_jobs,
+            seconds=args.pgbench_seconds, scale=args.pgbench_scale)
+        tps = results["pgbench"]["tps"]
+
+    verdicts: dict[str, Figures] = {}
+    for section in chosen:
+        if section.rate is None or tps is None:
+            continue
+        ratio = results[section.name][section.rate] / tps
+        verdicts[section.name] = {"figure": section.rate, "ratio": round(ratio, 3),
+                                  "goal": section.goal,
+                                  "meets_goal": section.goal is None or ratio >= section.goal}
+        results[section.name][f"{section.rate} / pgbench_tps"] = round(ratio, 3)
+
+    print_table(results)
+    print()
+    for name, v in verdicts.items():
+        mark = "meets" if v["meets_goal"] else "BELOW"
+        print(f"{name}: {v['figure']} ÷ pgbench tps = {v['ratio']:.3f} "
+              f"({mark} the goal of {v['goal']})")
+    for note in ctx.notes:
+        print(f"note: {note}")
+
+    OUT_DIR.mkdir(exist_ok=True)
+    report = {
+        "started_at": started.isoformat(), "finished_at": dt.datetime.now(dt.UTC).isoformat(),
+        "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                    "cpus": os.cpu_count()},
+        "options": vars(args), "results": results, "verdicts": verdicts, "notes": ctx.notes,
+    }
+    out = OUT_DIR / "latest.json"
+    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(f"written: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Writes of the terminal registry. The full terminal protocol (signed requests,
+records, lists) builds on these later."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts import crypto
+from accounts.audit import audit_record
+from accounts.keys import kek_get
+from accounts.models import Merchant
+from accounts.services import merchant_create
+from onecard.errors import InvalidRequest, KeysUnavailable
+from terminals.models import TERMINAL_ID_PREFIX, Terminal, TerminalKind
+
+SECRET_BYTES = 32
+MAX_DOORS = 64
+_ID_ATTEMPTS = 5
+
+
+def _secret_aad(terminal_id: str) -> str:
+    return f"onecard:terminal:{terminal_id}"
+
+
+def _next_terminal_id(kind: str) -> str:
+    """The next free number of this kind: POS-0001, POS-0002 ... (gaps are not reused)."""
+    prefix = TERMINAL_ID_PREFIX[kind]
+    pattern = re.compile(rf"^{prefix}-(\d+)$")
+    taken = Terminal.objects.filter(terminal_id__startswith=f"{prefix}-").values_list(
+        "terminal_id", flat=True
+    )
+    numbers = [int(m.group(1)) for t in taken if (m := pattern.match(t))]
+    return f"{prefix}-{max(numbers, default=0) + 1:04d}"
+
+
+def _merchant_for(code: str, by: Any, channel: str) -> Merchant:
+    merchant = Merchant.objects.filter(code=code).first()
+    if merchant is not None:
+        return merchant
+    return merchant_create(code=code, name=code, fee_rate_bp=0, by=by, channel=channel)
+
+
+def _validate(kind: str, merchant_code: str | None, doors: int) -> int:
+    if kind not in TerminalKind.values:
+        raise InvalidRequest(
+            _("kind must be one of %(kinds)s.") % {"kinds": ", ".join(TerminalKind.values)},
+            field="kind",
+        )
+    if kind == TerminalKind.POS and not merchant_code:
+        raise InvalidRequest(_("A POS terminal belongs to a merchant."), field="merchant")
+    if kind == TerminalKind.DOOR:
+        doors = doors or 1
+        if not 1 <= doors <= MAX_DOORS:
+            raise InvalidRequest(
+                _("A door controller has 1 to %(n)d doors.") % {"n": MAX_DOORS}, field="doors"
+            )
+    elif doors:
+        raise InvalidRequest(_("Only door controllers have doors."), field="doors")
+    return doors
+
+
+@transaction.atomic
+def terminal_register(
+    *, kind: str, name: str, by: Any, merchant_code: str | None = None, doors: int = 0,
+    channel: str = "command",
+) -> tuple[Terminal, str]:
+    """Register a terminal; returns it and its secret as 64 hex characters, the only
+    time the secret leaves the server in clear."""
+    doors = _validate(kind, merchant_code, doors)
+    kek = kek_get()  # before anything is written: no KEK, no terminal
+    merchant = _merchant_for(merchant_code, by, channel) if merchant_code else None
+    secret = secrets.token_bytes(SECRET_BYTES)
+    for attempt in range(_ID_ATTEMPTS):
+        terminal_id = _next_terminal_id(kind)
+        try:
+            with transaction.atomic():
+                terminal = Terminal.objects.create(
+                    terminal_id=terminal_id, kind=kind, name=name, merchant=merchant,
+                    doors=doors, kek_id=crypto.kek_id(kek),
+                    secret_wrapped=crypto.wrap_key(kek, secret, aad=_secret_aad(terminal_id)),
+                )
+            break
+        except IntegrityError:  # another registration took this number meanwhile
+            if attempt == _ID_ATTEMPTS - 1:
+                raise
+    audit_record(
+        action="terminal.register", actor=by, subject=terminal, subject_id=terminal.terminal_id,
+        after={"terminal_id": terminal.terminal_id, "kind": kind, "name": name,
+               "merchant": merchant.code if merchant else None, "doors": doors},
+        channel=channel,
+    )
+    return terminal, secret.hex()
+
+
+def terminal_secret(terminal: Terminal) -> bytes:
+    """The terminal's clear secret, for checking its request signatures."""
+    try:
+        return crypto.unwrap_key(
+            kek_get(), bytes(terminal.secret_wrapped), aad=_secret_aad(terminal.terminal_id)
+        )
+    except InvalidTag as exc:
+        raise KeysUnavailable(_("The configured KEK does not open the terminal secrets.")) from exc

@@ -1,0 +1,155 @@
+"""Who may call what: every staff endpoint against every role, read from the one role
+matrix (onecard.permissions.ROLE_MATRIX) that the permission classes also read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import resolve
+
+from accounts.models import Card
+from onecard.permissions import ROLE_MATRIX, Area, role_may
+from onecard.roles import Role
+from tests.accounts.api.conftest import client_for, code_of
+from tests.factories import StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+CARD = "/api/v1/cards/{card_no}"
+
+# (method, path, body): every staff endpoint of the operations API.
+STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
+    ("get", "/api/v1/cardholders", None),
+    ("post", "/api/v1/cardholders", {"number": "S9", "name": "N", "kind": "staff"}),
+    ("get", "/api/v1/cardholders/S2026001", None),
+    ("patch", "/api/v1/cardholders/S2026001", {"phone": "123"}),
+    ("post", "/api/v1/cardholders/import", "csv"),
+    ("post", "/api/v1/cardholders/S2026001/password", {"password": "long-enough-pw"}),
+    ("get", "/api/v1/cards", None),
+    ("post", "/api/v1/cards", {"cardholder": "S2026001", "uid": "04ffee01"}),
+    ("get", CARD, None),
+    ("get", CARD + "/personalization", None),
+    ("get", CARD + "/transactions", None),
+    ("post", CARD + "/top-up", {"amount": 100, "method": "cash"}),
+    ("post", CARD + "/report-loss", {}),
+    ("post", CARD + "/unlock", {}),
+    ("post", CARD + "/freeze", {"reason": "r"}),
+    ("post", CARD + "/unfreeze", {"reason": "r"}),
+    ("post", CARD + "/replace", {"uid": "04ffee01"}),
+    ("post", CARD + "/cancel", {"refund_method": "cash"}),
+    ("get", "/api/v1/subsidies", None),
+    ("post", "/api/v1/subsidies", {"name": "n", "purse": "main",
+                                   "entries": [{"cardholder": "S2026001", "amount": 1}]}),
+    ("get", "/api/v1/merchants", None),
+    ("post", "/api/v1/merchants", {"code": "M1", "name": "M", "fee_rate_bp": 0}),
+]
+PORTAL_ENDPOINTS: list[tuple[str, str, Any]] = [
+    ("get", "/api/v1/me", None),
+    ("get", "/api/v1/me/cards", None),
+    ("get", "/api/v1/me/cards/{card_no}", None),
+    ("get", "/api/v1/me/cards/{card_no}/transactions", None),
+    ("post", "/api/v1/me/cards/{card_no}/report-loss", {}),
+]
+
+
+def call(client: Any, method: str, path: str, body: Any, card: Card) -> Any:
+    path = path.format(card_no=card.card_no)
+    if body == "csv":
+        upload = SimpleUploadedFile("h.csv", b"number,name,kind\nS8,N,staff\n")
+        return client.post(path, {"file": upload}, format="multipart")
+    return getattr(client, method)(path, body)
+
+
+def area_of(path: str, card: Card) -> Area:
+    return resolve(path.format(card_no=card.card_no)).func.view_class.area  # type: ignore[attr-defined]
+
+
+def test_every_area_has_a_row_in_the_matrix_and_every_endpoint_an_area(card: Card) -> None:
+    assert set(ROLE_MATRIX) == set(Area)
+    assert {area_of(path, card) for _m, path, _b in STAFF_ENDPOINTS} == set(Area)
+
+
+@pytest.mark.parametrize("role", Role.values)
+@pytest.mark.parametrize(("method", "path", "body"), STAFF_ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _b in STAFF_ENDPOINTS])
+def test_each_role_may_call_exactly_what_the_matrix_allows(
+        purse_key: Any, card: Card, role: str, method: str, path: str, body: Any) -> None:
+    client = client_for(StaffFactory(role=role))
+
+    response = call(client, method, path, body, card)
+
+    if role_may(role, area_of(path, card), method):
+        assert response.status_code not in (401, 403), response.content
+    else:
+        assert response.status_code == 403, response.content
+        assert code_of(response) == "forbidden"
+
+
+def test_the_matrix_reads_as_the_contract_says(card: Card) -> None:
+    def may(role: str, method: str, path: str) -> bool:
+        return role_may(role, area_of(path, card), method)
+
+    assert may(Role.CARD_OFFICE, "post", CARD + "/top-up")
+    assert may(Role.ADMIN, "post", CARD + "/cancel")
+    assert may(Role.AUDITOR, "get", CARD + "/transactions")
+    assert not may(Role.AUDITOR, "post", CARD + "/report-loss")
+    assert not may(Role.AUDITOR, "get", CARD + "/personalization")
+    assert may(Role.FINANCE, "post", "/api/v1/subsidies")
+    assert not may(Role.FINANCE, "post", CARD + "/top-up")
+    assert may(Role.FINANCE, "post", "/api/v1/merchants")
+    assert not may(Role.CARD_OFFICE, "post", "/api/v1/merchants")
+    for role in (Role.BANK, Role.SECURITY, Role.HR):
+        assert not any(may(role, m, p) for m, p, _b in STAFF_ENDPOINTS)
+
+
+def test_a_user_without_any_role_is_refused_everywhere(card: Card) -> None:
+    client = client_for(StaffFactory())
+
+    for method, path, body in STAFF_ENDPOINTS:
+        assert call(client, method, path, body, card).status_code == 403, path
+
+
+@pytest.mark.parametrize(("method", "path", "body"), STAFF_ENDPOINTS + PORTAL_ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _b in STAFF_ENDPOINTS + PORTAL_ENDPOINTS])
+def test_without_credentials_every_endpoint_answers_not_authenticated(
+        card: Card, method: str, path: str, body: Any) -> None:
+    response = call(client_for(), method, path, body, card)
+
+    assert response.status_code == 401
+    assert code_of(response) == "not_authenticated"
+
+
+def test_a_bad_token_answers_authentication_failed(card: Card) -> None:
+    client = client_for()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+
+    response = client.get("/api/v1/cards")
+
+    assert response.status_code == 401
+    assert code_of(response) == "authentication_failed"
+
+
+@pytest.mark.parametrize("role", Role.values)
+@pytest.mark.parametrize(("method", "path", "body"), PORTAL_ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _b in PORTAL_ENDPOINTS])
+def test_no_staff_role_opens_the_portal(card: Card, role: str, method: str, path: str,
+                                        body: Any) -> None:
+    response = call(client_for(StaffFactory(role=role)), method, path, body, card)
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(("method", "path", "body"), STAFF_ENDPOINTS,
+                         ids=[f"{m} {p}" for m, p, _b in STAFF_ENDPOINTS])
+def test_a_cardholder_token_opens_no_staff_endpoint(holder_client: Any, card: Card, method: str,
+                                                    path: str, body: Any) -> None:
+    assert call(holder_client, method, path, body, card).status_code == 403
+
+
+def test_an_unknown_api_address_answers_json_404(desk: Any) -> None:
+    response = desk.get("/api/v1/no-such-thing")
+
+    assert response.status_code == 404
+    assert code_of(response) == "not_found"
