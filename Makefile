@@ -47,7 +47,7 @@ demo: deps
 
 test: deps
 	bash scripts/ensure-postgres.sh
-	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(PYTHON) -m pytest $(ARGS)
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" $(PYTHON) -m pytest -n 2 $(ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check .

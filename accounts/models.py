@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from onecard.errors import InvalidStatus
 
@@ -56,7 +57,7 @@ class CardholderStatus(models.TextChoices):
 
 class Cardholder(models.Model):
     number = models.CharField(_("number"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=CardholderKind.choices)
     org_unit = models.ForeignKey(
         OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="cardholders",
@@ -135,6 +136,8 @@ CARD_TRANSITIONS: dict[tuple[str, str], str] = {
     (CardStatus.ACTIVE, CardStatus.CANCELLED): "cancel",
     (CardStatus.LOST, CardStatus.CANCELLED): "cancel",
     (CardStatus.FROZEN, CardStatus.CANCELLED): "cancel",
+    # A graduate's expired card is cancelled to refund what the holder still has.
+    (CardStatus.EXPIRED, CardStatus.CANCELLED): "cancel",
     (CardStatus.ACTIVE, CardStatus.EXPIRED): "expire",
     (CardStatus.LOST, CardStatus.EXPIRED): "expire",
     (CardStatus.FROZEN, CardStatus.EXPIRED): "expire",

@@ -75,6 +75,12 @@ def _require_positive(amount: int) -> None:
         raise InvalidAmount()
 
 
+def _purse(value: str) -> Purse:
+    if value not in Purse.values:
+        raise InvalidRequest(_("purse must be main or subsidy."), field="purse")
+    return Purse(value)
+
+
 def _card_snapshot(card: Card) -> dict[str, Any]:
     return {
         "status": card.status, "blacklisted": card.blacklisted, "deposit": card.deposit,
@@ -363,6 +369,7 @@ def card_issue(*, cardholder: Cardholder, uid: str, deposit: int = 0, by: Any,
         )
     _require_uid_free(uid)
     card = _create_card(holder=holder, uid=uid, deposit=deposit)
+    carried = _carry_from_expired(holder, card, by)
     if deposit:
         ledger.posting_create(
             key=f"card.issue:{card.card_no}", kind="deposit", card=card, by=by,
@@ -372,8 +379,23 @@ def card_issue(*, cardholder: Cardholder, uid: str, deposit: int = 0, by: Any,
         )
     audit_record(action="card.issue", actor=by, subject=card, channel=channel,
                  after={**_card_snapshot(card), "uid": uid, "cardholder": holder.number,
-                        "key_version": card.key_version})
+                        "key_version": card.key_version,
+                        "carried_loads": [load.load_id for load in carried]})
     return card
+
+
+def _carry_from_expired(holder: Cardholder, new: Card, by: Any) -> list[PendingLoad]:
+    """An expired card's unclaimed loads and card balances follow the holder to the next
+    card, as a replacement's do: the money never expired, only the plastic."""
+    moved: list[PendingLoad] = []
+    expired = Card.objects.select_for_update().filter(
+        cardholder=holder, status=CardStatus.EXPIRED, replaced_by__isnull=True
+    ).order_by("id")
+    for old in expired:
+        moved += _move_to_new_card(old, new, by)
+        old.replaced_by = new
+        old.save(update_fields=["replaced_by", "card_main", "card_subsidy", "updated_at"])
+    return moved
 
 
 def _lock_card(card: Card) -> Card:
@@ -389,6 +411,7 @@ def card_top_up(*, card: Card, amount: int, purse: str = Purse.MAIN, method: str
                 reference: str = "", channel: str = "api") -> PendingLoad:
     """Credit the holder's purse at once; the money reaches the card as a pending load."""
     _require_positive(amount)
+    purse = _purse(purse)
     card = _lock_card(card)
     card.require_status(*LOADABLE_STATUSES)
     source = _deposit_source(method, by)
@@ -544,6 +567,12 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
     """Close the card for good: refund the holder's purses and the deposit, less the fee."""
     card = _lock_card(card)
     card.require_transition(CardStatus.CANCELLED, "cancel")
+    if card.status == CardStatus.EXPIRED and Card.objects.filter(
+            cardholder=card.cardholder, status__in=LIVE_STATUSES).exists():
+        raise InvalidStatus(
+            _("The holder's money follows their card in use; cancel that card instead."),
+            status=card.status,
+        )
     target = _refund_target(refund_method, by)
     before = _card_snapshot(card)
     holder = card.cardholder
@@ -608,6 +637,7 @@ def subsidy_batch_create(*, name: str, purse: str, entries: Sequence[dict[str, A
 
     All or nothing: an unknown holder, or one without a card in use, refuses the batch.
     The same batch (same name, purse and entries) submitted again creates nothing."""
+    purse = _purse(purse)
     pairs = [(str(e["cardholder"]), e["amount"]) for e in entries]
     if not pairs:
         raise InvalidRequest(_("A subsidy batch needs at least one entry."), field="entries")

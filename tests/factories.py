@@ -21,12 +21,13 @@ class StaffFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"staff{n}")
-    password = factory.PostGenerationMethodCall("set_password", "pw-staff-123")
+    password = factory.django.Password("pw-staff-123")
 
     @factory.post_generation
-    def role(self, create, extracted, **kwargs):  # noqa: ANN001
+    def role(self, create, extracted, **kwargs):
         if create and extracted:
             group, _ = Group.objects.get_or_create(name=extracted)
             self.groups.add(group)  # type: ignore[attr-defined]
@@ -56,4 +57,6 @@ def make_card(*, by=None, cardholder: Cardholder | None = None, deposit: int = 0
 def make_merchant(*, by=None, code: str | None = None, fee_rate_bp: int = 50) -> Merchant:
     by = by or StaffFactory(role="admin")
     code = code or f"M{next(_numbers):04d}"
-    return services.merchant_create(code=code, name=f"Merchant {code}", fee_rate_bp=fee_rate_bp, by=by)
+    return services.merchant_create(
+        code=code, name=f"Merchant {code}", fee_rate_bp=fee_rate_bp, by=by
+    )

@@ -25,10 +25,6 @@ from tests.factories import StaffFactory, make_card, make_cardholder
 PASSWORD = "pw-staff-123"  # what StaffFactory sets
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def desk(db, clerk) -> Client:

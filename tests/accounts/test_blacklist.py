@@ -14,8 +14,8 @@ from accounts import services
 from accounts.models import BlacklistVersion, Card, CardStatus
 from accounts.selectors import blacklist_delta, blacklist_full, blacklist_version
 from onecard.errors import InvalidStatus
-from tests.accounts.test_card_lifecycle import perform, put_in_status
-from tests.accounts.test_concurrency import run_at_once
+from tests.accounts.scenario import perform, put_in_status
+from tests.concurrent import run_at_once
 from tests.factories import make_card
 
 pytestmark = pytest.mark.django_db

@@ -27,10 +27,6 @@ from tests.conftest import VECTOR_MASTER_KEY
 HEADER = ["number", "name", "kind", "department", "valid_until", "phone", "email"]
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def run(*args: str) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()

@@ -53,7 +53,7 @@ from onecard.errors import (
     UidInUse,
     UnknownCardholders,
 )
-from tests.accounts.test_card_lifecycle import (
+from tests.accounts.scenario import (
     MAX,
     balance,
     purse,

@@ -26,7 +26,7 @@ from onecard.errors import (
     InvalidRequest,
     UnknownCardholders,
 )
-from tests.accounts.test_card_lifecycle import (
+from tests.accounts.scenario import (
     MAX,
     audit_mark,
     audit_since,

@@ -21,6 +21,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from rest_framework.authtoken.models import Token
 
 from accounts import services
@@ -118,7 +120,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         role_groups_ensure()
         if OrgUnit.objects.filter(code=SCHOOL[0]).exists():
-            self.stdout.write("The demo data is already loaded; nothing was changed.")
+            self.stdout.write(_("The demo data is already loaded; nothing was changed."))
             kek_note = self._kek_prepare(create=False)
         else:
             kek_note = self._kek_prepare(create=True)
@@ -126,11 +128,11 @@ class Command(BaseCommand):
             with transaction.atomic():
                 self._load(keys_ok)
             if not keys_ok:
-                self.stdout.write(
+                self.stdout.write(_(
                     "No usable KEK: the purse key and the terminals were not loaded. Set "
                     "ONECARD_KEK (64 hex characters) or ONECARD_KEK_FILE and load again on an "
                     "empty database."
-                )
+                ))
         if kek_note:
             self.stdout.write(kek_note)
         self._print_logins()
@@ -155,10 +157,11 @@ class Command(BaseCommand):
         settings.ONECARD_KEK_FILE = str(path)
         shown = os.path.relpath(path)
         if configured:
-            return f"Wrote a new demo KEK to {shown} (ONECARD_KEK_FILE)." if created else ""
-        made = f"Wrote a new demo KEK to {shown}. " if created else ""
-        return (f"{made}The server needs it too: export ONECARD_KEK_FILE={shown} "
-                "before `manage.py runserver`.")
+            return (_("Wrote a new demo KEK to %(path)s (ONECARD_KEK_FILE).") % {"path": shown}
+                    if created else "")
+        made = _("Wrote a new demo KEK to %(path)s. ") % {"path": shown} if created else ""
+        return made + _("The server needs it too: export ONECARD_KEK_FILE=%(path)s "
+                        "before `manage.py runserver`.") % {"path": shown}
 
     def _keys_usable(self) -> bool:
         try:
@@ -197,8 +200,8 @@ class Command(BaseCommand):
         for number in PORTAL_HOLDERS:
             services.cardholder_set_password(cardholder=Cardholder.objects.get(number=number),
                                              password=HOLDER_PASSWORD, by=clerk, channel=CHANNEL)
-        self.stdout.write(f"Loaded {len(people)} cardholders with cards, "
-                          f"{len(MERCHANTS)} merchants.")
+        self.stdout.write(_("Loaded %(holders)d cardholders with cards, %(merchants)d "
+                            "merchants.") % {"holders": len(people), "merchants": len(MERCHANTS)})
         if keys_ok:
             self._terminals(clerk)
 
@@ -228,8 +231,8 @@ class Command(BaseCommand):
                                  channel=CHANNEL)
 
     def _terminals(self, by: Any) -> None:
-        self.stdout.write("\nTerminals (the secrets are shown only this once):")
-        rows = [("terminal_id", "kind", "name", "secret")]
+        self.stdout.write("\n" + _("Terminals (the secrets are shown only this once):"))
+        rows = [(_("terminal_id"), _("kind"), _("name"), _("secret"))]
         for kind, name, merchant, doors in TERMINALS:
             terminal, secret = terminal_register(kind=kind, name=name, merchant_code=merchant,
                                                  doors=doors, by=by, channel=CHANNEL)
@@ -240,20 +243,21 @@ class Command(BaseCommand):
 
     def _print_logins(self) -> None:
         User = get_user_model()
-        rows = [("role", "username", "password", "token")]
+        rows = [(_("role"), _("username"), _("password"), _("token"))]
         for role in Role:
             user = User.objects.filter(username=role.value).first()
             if user is None:
                 continue
             token, _created = Token.objects.get_or_create(user=user)
             rows.append((role.value, role.value, staff_password(role.value), token.key))
-        self.stdout.write("\nStaff logins (console and API token):")
+        self.stdout.write("\n" + _("Staff logins (console and API token):"))
         self._table(rows)
-        self.stdout.write("\nPortal logins (cardholder number / password):")
+        self.stdout.write("\n" + _("Portal logins (cardholder number / password):"))
         holders = Cardholder.objects.filter(number__in=PORTAL_HOLDERS).order_by("number")
-        self._table([("number", "name", "password"),
+        self._table([(_("number"), pgettext("person", "name"), _("password")),
                      *[(h.number, h.name, HOLDER_PASSWORD) for h in holders]])
-        self.stdout.write("\nConsole: " + URLS[0] + "\nAPI docs: " + URLS[1])
+        self.stdout.write("\n" + _("Console: %(url)s") % {"url": URLS[0]}
+                          + "\n" + _("API docs: %(url)s") % {"url": URLS[1]})
 
     def _table(self, rows: Sequence[Sequence[str]]) -> None:
         widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]

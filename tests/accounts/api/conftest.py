@@ -15,11 +15,6 @@ from tests.factories import StaffFactory, make_card, make_cardholder
 HOLDER_PASSWORD = "portal-pw-2026"
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    """Every staff user and holder here has a password; hashing them properly is slow."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 def client_for(user: Any = None) -> APIClient:
     """An API client speaking JSON, with `user`'s token (none: anonymous)."""
