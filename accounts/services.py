@@ -331,16 +331,6 @@ def _require_uid_free(uid: str) -> None:
         raise UidInUse(_("UID %(uid)s belongs to a card in use.") % {"uid": uid})
 
 
-def _deposit_source(method: str, by: Any) -> Any:
-    if method == TopUpMethod.CASH:
-        return ledger.account_cash_drawer(by)
-    if method == TopUpMethod.BANK:
-        return ledger.account_singleton(AccountKind.BANK_CLEARING)
-    if method == TopUpMethod.ONLINE:
-        return ledger.account_singleton(AccountKind.ONLINE_CLEARING)
-    raise InvalidRequest(_("method must be cash, bank or online."), field="method")
-
-
 def _create_card(*, holder: Cardholder, uid: str, deposit: int) -> Card:
     try:
         with transaction.atomic():
@@ -373,7 +363,7 @@ def card_issue(*, cardholder: Cardholder, uid: str, deposit: int = 0, by: Any,
     if deposit:
         ledger.posting_create(
             key=f"card.issue:{card.card_no}", kind="deposit", card=card, by=by,
-            legs=[(_deposit_source(deposit_method, by), -deposit),
+            legs=[(_money_source_code(deposit_method, by), -deposit),
                   (ledger.account_singleton(AccountKind.DEPOSITS_HELD), deposit)],
             memo=f"Deposit for card {card.card_no}",
         )
@@ -399,11 +389,27 @@ def _carry_from_expired(holder: Cardholder, new: Card, by: Any) -> list[PendingL
 
 
 def _lock_card(card: Card) -> Card:
-    return Card.objects.select_for_update().get(pk=card.pk)
+    return (Card.objects.select_for_update(of=("self",)).select_related("cardholder")
+            .get(pk=card.pk))
 
 
 def _purse_account(holder: Cardholder, purse: str) -> Any:
     return ledger.account_purse(holder, PURSE_ACCOUNT_KIND[Purse(purse)])
+
+
+def _purse_code(holder: Cardholder, purse: str) -> str:
+    return ledger.code_purse(holder.number, PURSE_ACCOUNT_KIND[Purse(purse)])
+
+
+def _money_source_code(method: str, by: Any) -> str:
+    """The account money comes from (or, for refunds, goes back to) for a method."""
+    if method == TopUpMethod.CASH:
+        return ledger.code_cash_drawer(by)
+    if method == TopUpMethod.BANK:
+        return ledger.SINGLETON_ACCOUNTS[AccountKind.BANK_CLEARING]
+    if method == TopUpMethod.ONLINE:
+        return ledger.SINGLETON_ACCOUNTS[AccountKind.ONLINE_CLEARING]
+    raise InvalidRequest(_("method must be cash, bank or online."), field="method")
 
 
 @transaction.atomic
@@ -412,19 +418,19 @@ def card_top_up(*, card: Card, amount: int, purse: str = Purse.MAIN, method: str
     """Credit the holder's purse at once; the money reaches the card as a pending load."""
     _require_positive(amount)
     purse = _purse(purse)
+    source = _money_source_code(method, by)
     card = _lock_card(card)
     card.require_status(*LOADABLE_STATUSES)
-    source = _deposit_source(method, by)
-    load = PendingLoad.objects.create(
-        card=card, purse=Purse(purse), amount=amount, source=LoadSource.TOP_UP,
+    load = PendingLoad(
+        card=card, purse=purse, amount=amount, source=LoadSource.TOP_UP,
         method=method, reference=reference[:128], created_by=by if getattr(by, "pk", None) else None,
     )
     load.posting = ledger.posting_create(
         key=f"top_up:{load.load_id}", kind="top_up", card=card, by=by,
-        legs=[(source, -amount), (_purse_account(card.cardholder, purse), amount)],
+        legs=[(source, -amount), (_purse_code(card.cardholder, purse), amount)],
         memo=f"Top-up ({method}) {reference}"[:255],
     )
-    load.save(update_fields=["posting"])
+    load.save(force_insert=True)
     audit_record(action="card.top_up", actor=by, subject=card, channel=channel,
                  after={"load_id": load.load_id, "amount": amount, "purse": purse,
                         "method": method, "reference": reference})

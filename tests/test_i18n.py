@@ -312,7 +312,7 @@ def test_the_admin_login_page_is_chinese_when_the_browser_says_nothing(db: Any,
 
 
 def test_a_card_page_in_the_console_speaks_chinese(db: Any, active_card: Card) -> None:
-    clerk = StaffFactory(username="clerk-zh", is_staff=True, is_superuser=True)
+    clerk: Any = StaffFactory(username="clerk-zh", is_staff=True, is_superuser=True)
     console = Client()
     console.force_login(clerk)
 
