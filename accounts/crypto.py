@@ -18,8 +18,15 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KDF_LABEL = b"ONECARD-PURSE"
 TAC_FIELDS = (
-    "type", "card_no", "card_seq", "purse", "amount", "balance_before",
-    "terminal_id", "terminal_seq", "ts",
+    "type",
+    "card_no",
+    "card_seq",
+    "purse",
+    "amount",
+    "balance_before",
+    "terminal_id",
+    "terminal_seq",
+    "ts",
 )
 
 
@@ -33,7 +40,9 @@ def derive_card_key(master_key: bytes, uid: str, card_no: str) -> bytes:
     """NIST SP 800-108 counter-mode KDF, one block, AES-CMAC as PRF, L = 128 bits."""
     if len(master_key) != 16:
         raise ValueError("purse master keys are AES-128 (16 bytes)")
-    data = b"\x01" + KDF_LABEL + b"\x00" + bytes.fromhex(uid) + card_no.encode("ascii") + b"\x00\x80"
+    data = (
+        b"\x01" + KDF_LABEL + b"\x00" + bytes.fromhex(uid) + card_no.encode("ascii") + b"\x00\x80"
+    )
     return aes_cmac(master_key, data)
 
 
@@ -50,17 +59,32 @@ def tac_matches(card_key: bytes, record: Mapping[str, Any], terminal_id: str, ta
     return hmac.compare_digest(compute_tac(card_key, record, terminal_id), tac.lower())
 
 
-def canonical_request(method: str, path_with_query: str, timestamp: int | str, nonce: str,
-                      body: bytes) -> str:
-    return "\n".join([
-        method.upper(), path_with_query, str(timestamp), nonce, hashlib.sha256(body).hexdigest(),
-    ])
+def canonical_request(
+    method: str, path_with_query: str, timestamp: int | str, nonce: str, body: bytes
+) -> str:
+    return "\n".join(
+        [
+            method.upper(),
+            path_with_query,
+            str(timestamp),
+            nonce,
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
 
 
-def sign_request(secret_hex: str, method: str, path_with_query: str, timestamp: int | str,
-                 nonce: str, body: bytes) -> str:
+def sign_request(
+    secret_hex: str,
+    method: str,
+    path_with_query: str,
+    timestamp: int | str,
+    nonce: str,
+    body: bytes,
+) -> str:
     canonical = canonical_request(method, path_with_query, timestamp, nonce, body)
-    return hmac.new(bytes.fromhex(secret_hex), canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(
+        bytes.fromhex(secret_hex), canonical.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
 
 
 # --- Key wrapping under the KEK -------------------------------------------------------

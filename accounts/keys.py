@@ -41,7 +41,9 @@ def _aad(purpose: str, version: int) -> str:
     return f"onecard:{purpose}:{version}"
 
 
-def key_import(*, purpose: str, version: int, key_hex: str, by: Any, channel: str = "command") -> StoredKey:
+def key_import(
+    *, purpose: str, version: int, key_hex: str, by: Any, channel: str = "command"
+) -> StoredKey:
     kek = kek_get()
     key = bytes.fromhex(key_hex)
     if len(key) != 16:
@@ -51,12 +53,18 @@ def key_import(*, purpose: str, version: int, key_hex: str, by: Any, channel: st
     try:
         with transaction.atomic():
             stored = StoredKey.objects.create(
-                purpose=purpose, version=version, kek_id=crypto.kek_id(kek),
+                purpose=purpose,
+                version=version,
+                kek_id=crypto.kek_id(kek),
                 wrapped=crypto.wrap_key(kek, key, aad=_aad(purpose, version)),
             )
             audit_record(
-                action="key.import", actor=by, subject=stored, subject_id=f"{purpose}:{version}",
-                after={"purpose": purpose, "version": version}, channel=channel,
+                action="key.import",
+                actor=by,
+                subject=stored,
+                subject_id=f"{purpose}:{version}",
+                after={"purpose": purpose, "version": version},
+                channel=channel,
             )
     except IntegrityError as exc:
         raise KeyVersionExists() from exc

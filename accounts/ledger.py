@@ -82,8 +82,11 @@ def account_purse(cardholder: Cardholder, kind: AccountKind) -> LedgerAccount:
 def account_cash_drawer(user: Any) -> LedgerAccount:
     account, _created = LedgerAccount.objects.get_or_create(
         code=code_cash_drawer(user),
-        defaults={"kind": AccountKind.CASH_DRAWER, "user": user,
-                  "name": f"{AccountKind.CASH_DRAWER.label} {user.get_username()}"},
+        defaults={
+            "kind": AccountKind.CASH_DRAWER,
+            "user": user,
+            "name": f"{AccountKind.CASH_DRAWER.label} {user.get_username()}",
+        },
     )
     return account
 
@@ -91,8 +94,11 @@ def account_cash_drawer(user: Any) -> LedgerAccount:
 def account_merchant_payable(merchant: Merchant) -> LedgerAccount:
     account, _created = LedgerAccount.objects.get_or_create(
         code=f"merchant_payable:{merchant.code}",
-        defaults={"kind": AccountKind.MERCHANT_PAYABLE, "merchant": merchant,
-                  "name": f"{AccountKind.MERCHANT_PAYABLE.label} {merchant.code}"},
+        defaults={
+            "kind": AccountKind.MERCHANT_PAYABLE,
+            "merchant": merchant,
+            "name": f"{AccountKind.MERCHANT_PAYABLE.label} {merchant.code}",
+        },
     )
     return account
 
@@ -161,8 +167,12 @@ def posting_create(
         for account_id in sorted(by_id):
             _check_bounds(locked[account_id], by_id[account_id])
         posting = Posting(
-            idempotency_key=key, kind=kind, memo=memo[:255], card=card,
-            created_by=by if getattr(by, "pk", None) else None, created_at=timezone.now(),
+            idempotency_key=key,
+            kind=kind,
+            memo=memo[:255],
+            card=card,
+            created_by=by if getattr(by, "pk", None) else None,
+            created_at=timezone.now(),
         )
         _write(posting, by_id)
     return posting
@@ -192,10 +202,12 @@ def _write(posting: Posting, by_id: dict[int, int]) -> None:
     ids, amounts = zip(*sorted(by_id.items()), strict=True)
     if connection.vendor != "postgresql":
         posting.save(force_insert=True)
-        Entry.objects.bulk_create([
-            Entry(posting=posting, account_id=a, amount=d)
-            for a, d in zip(ids, amounts, strict=True)
-        ])
+        Entry.objects.bulk_create(
+            [
+                Entry(posting=posting, account_id=a, amount=d)
+                for a, d in zip(ids, amounts, strict=True)
+            ]
+        )
         for account_id, delta in zip(ids, amounts, strict=True):
             LedgerAccount.objects.filter(pk=account_id).update(balance=F("balance") + delta)
         return
@@ -215,9 +227,18 @@ def _write(posting: Posting, by_id: dict[int, int]) -> None:
             )
             SELECT id FROM p
             """,
-            [posting.idempotency_key, posting.kind, posting.memo, posting.card_id,
-             posting.created_by_id, posting.created_at, list(ids), list(amounts), list(ids),
-             list(amounts)],
+            [
+                posting.idempotency_key,
+                posting.kind,
+                posting.memo,
+                posting.card_id,
+                posting.created_by_id,
+                posting.created_at,
+                list(ids),
+                list(amounts),
+                list(ids),
+                list(amounts),
+            ],
         )
         posting.pk = cur.fetchone()[0]
     posting._state.adding = False

@@ -60,11 +60,17 @@ class Cardholder(models.Model):
     name = models.CharField(pgettext_lazy("person", "name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=CardholderKind.choices)
     org_unit = models.ForeignKey(
-        OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="cardholders",
+        OrgUnit,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cardholders",
         verbose_name=_("organisation unit"),
     )
     status = models.CharField(
-        _("status"), max_length=16, choices=CardholderStatus.choices,
+        _("status"),
+        max_length=16,
+        choices=CardholderStatus.choices,
         default=CardholderStatus.ACTIVE,
     )
     valid_until = models.DateField(_("valid until"), null=True, blank=True)
@@ -72,7 +78,10 @@ class Cardholder(models.Model):
     email = models.EmailField(_("email"), blank=True, default="")
     # The portal login (username = number); staff users never have one.
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="cardholder",
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -149,7 +158,10 @@ LIVE_STATUSES = (CardStatus.ACTIVE, CardStatus.LOST, CardStatus.FROZEN)
 # card keeps receiving money owed; it follows the holder to a replacement.
 LOADABLE_STATUSES = LIVE_STATUSES
 BLACKLISTED_STATUSES = (
-    CardStatus.LOST, CardStatus.FROZEN, CardStatus.REPLACED, CardStatus.CANCELLED,
+    CardStatus.LOST,
+    CardStatus.FROZEN,
+    CardStatus.REPLACED,
+    CardStatus.CANCELLED,
     CardStatus.EXPIRED,
 )
 
@@ -187,7 +199,8 @@ class Card(models.Model):
                 Lower("uid"), condition=Q(status__in=LIVE_STATUSES), name="card_uid_unique_live"
             ),
             models.UniqueConstraint(
-                fields=["cardholder"], condition=Q(status__in=LIVE_STATUSES),
+                fields=["cardholder"],
+                condition=Q(status__in=LIVE_STATUSES),
                 name="card_one_live_per_cardholder",
             ),
             models.CheckConstraint(condition=Q(deposit__gte=0), name="card_deposit_nonneg"),
@@ -292,7 +305,10 @@ class LedgerAccount(models.Model):
         Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
     )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="ledger_accounts",
     )
     balance = models.BigIntegerField(_("balance (fen)"), default=0)
@@ -306,11 +322,16 @@ class LedgerAccount(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=~Q(kind__in=PURSE_KINDS)
-                | (Q(balance__gte=0) & Q(max_balance__isnull=False) & Q(balance__lte=F("max_balance"))),
+                | (
+                    Q(balance__gte=0)
+                    & Q(max_balance__isnull=False)
+                    & Q(balance__lte=F("max_balance"))
+                ),
                 name="ledger_purse_within_bounds",
             ),
             models.UniqueConstraint(
-                fields=["cardholder", "kind"], condition=Q(cardholder__isnull=False),
+                fields=["cardholder", "kind"],
+                condition=Q(cardholder__isnull=False),
                 name="ledger_one_purse_per_kind",
             ),
         ]
@@ -330,7 +351,10 @@ class Posting(models.Model):
         Card, null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -413,7 +437,9 @@ class PendingLoad(models.Model):
         verbose_name_plural = _("pending loads")
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["card", "status"], name="load_card_status")]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="load_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="load_amount_positive")
+        ]
 
     def __str__(self) -> str:
         return self.load_id
@@ -464,7 +490,9 @@ class BlacklistVersion(models.Model):
         verbose_name = _("blacklist change")
         verbose_name_plural = _("blacklist changes")
         ordering = ["-version"]
-        constraints = [models.CheckConstraint(condition=Q(version__gte=1), name="blacklist_version_pos")]
+        constraints = [
+            models.CheckConstraint(condition=Q(version__gte=1), name="blacklist_version_pos")
+        ]
 
 
 class BlacklistCounter(models.Model):
@@ -472,7 +500,9 @@ class BlacklistCounter(models.Model):
     version = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(id=1), name="blacklist_counter_singleton")]
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="blacklist_counter_singleton")
+        ]
 
 
 # --- Keys ---------------------------------------------------------------------------
@@ -495,7 +525,9 @@ class StoredKey(models.Model):
         verbose_name = _("stored key")
         verbose_name_plural = _("stored keys")
         constraints = [
-            models.UniqueConstraint(fields=["purpose", "version"], name="key_purpose_version_unique"),
+            models.UniqueConstraint(
+                fields=["purpose", "version"], name="key_purpose_version_unique"
+            ),
             models.CheckConstraint(
                 condition=Q(version__gte=1) & Q(version__lte=255), name="key_version_range"
             ),

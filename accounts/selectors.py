@@ -58,7 +58,8 @@ def card_live_for(cardholder: Cardholder) -> Card | None:
 def pending_totals(card: Card) -> dict[str, int]:
     rows = (
         PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING)
-        .values("purse").annotate(total=Sum("amount"))
+        .values("purse")
+        .annotate(total=Sum("amount"))
     )
     totals = {p.value: 0 for p in Purse}
     totals.update({r["purse"]: int(r["total"]) for r in rows})
@@ -80,8 +81,11 @@ def card_balances(card: Card) -> dict[str, dict[str, int]]:
     pending = pending_totals(card)
     accounts = purse_balances(card.cardholder) if card.is_live else {p.value: 0 for p in Purse}
     return {
-        p.value: {"account": accounts[p.value], "card": card.card_balance(p.value),
-                  "pending": pending[p.value]}
+        p.value: {
+            "account": accounts[p.value],
+            "card": card.card_balance(p.value),
+            "pending": pending[p.value],
+        }
         for p in Purse
     }
 
@@ -90,8 +94,9 @@ def card_pending_loads(card: Card) -> QuerySet[PendingLoad]:
     return PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING).order_by("id")
 
 
-def card_postings(card: Card, *, since: dt.datetime | None = None,
-                  until: dt.datetime | None = None) -> QuerySet[Posting]:
+def card_postings(
+    card: Card, *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> QuerySet[Posting]:
     """Postings that touched this card's holder purses on behalf of this card, newest first."""
     qs = Posting.objects.filter(Q(card=card) | Q(loads__card=card)).distinct()
     if since:
@@ -122,8 +127,9 @@ def blacklist_version() -> int:
 
 def blacklist_full() -> BlacklistAnswer:
     version = blacklist_version()
-    cards = list(Card.objects.filter(blacklisted=True).order_by("card_no")
-                 .values_list("card_no", flat=True))
+    cards = list(
+        Card.objects.filter(blacklisted=True).order_by("card_no").values_list("card_no", flat=True)
+    )
     return BlacklistAnswer(version=version, full=True, add=cards)
 
 
@@ -139,12 +145,16 @@ def blacklist_delta(since: int) -> BlacklistAnswer:
     if since <= 0 or since > current or since < blacklist_oldest_retained() - 1:
         return blacklist_full()
     last_action: dict[str, str] = {}
-    rows = (BlacklistVersion.objects.filter(version__gt=since, version__lte=current)
-            .order_by("version").values_list("card_no", "action"))
+    rows = (
+        BlacklistVersion.objects.filter(version__gt=since, version__lte=current)
+        .order_by("version")
+        .values_list("card_no", "action")
+    )
     for card_no, action in rows:
         last_action[card_no] = action
     return BlacklistAnswer(
-        version=current, full=False,
+        version=current,
+        full=False,
         add=sorted(c for c, a in last_action.items() if a == BlacklistAction.ADD),
         remove=sorted(c for c, a in last_action.items() if a == BlacklistAction.REMOVE),
     )
@@ -166,24 +176,40 @@ def ledger_check() -> list[LedgerBreach]:
     total = Entry.objects.aggregate(t=Sum("amount"))["t"] or 0
     if total != 0:
         breaches.append(LedgerBreach("trial_balance", "ledger", f"entries sum to {total}"))
-    for p in (Entry.objects.values("posting_id").annotate(s=Sum("amount"), n=Count("id"))
-              .filter(~Q(s=0) | Q(n__lt=2))):
-        breaches.append(LedgerBreach("posting_balanced", f"posting {p['posting_id']}",
-                                     f"sum {p['s']}, {p['n']} entries"))
-    sums = dict(Entry.objects.values("account_id").annotate(s=Sum("amount"))
-                .values_list("account_id", "s"))
+    for p in (
+        Entry.objects.values("posting_id")
+        .annotate(s=Sum("amount"), n=Count("id"))
+        .filter(~Q(s=0) | Q(n__lt=2))
+    ):
+        breaches.append(
+            LedgerBreach(
+                "posting_balanced", f"posting {p['posting_id']}", f"sum {p['s']}, {p['n']} entries"
+            )
+        )
+    sums = dict(
+        Entry.objects.values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s")
+    )
     for acc in LedgerAccount.objects.all().only("id", "code", "balance", "kind"):
         if acc.balance != sums.get(acc.id, 0):
-            breaches.append(LedgerBreach("account_equals_entries", acc.code,
-                                         f"balance {acc.balance}, entries {sums.get(acc.id, 0)}"))
-    for acc in LedgerAccount.objects.filter(
-            kind__in=PURSE_ACCOUNT_KIND.values()).filter(
-            Q(balance__lt=0) | Q(balance__gt=F("max_balance"))):
+            breaches.append(
+                LedgerBreach(
+                    "account_equals_entries",
+                    acc.code,
+                    f"balance {acc.balance}, entries {sums.get(acc.id, 0)}",
+                )
+            )
+    for acc in LedgerAccount.objects.filter(kind__in=PURSE_ACCOUNT_KIND.values()).filter(
+        Q(balance__lt=0) | Q(balance__gt=F("max_balance"))
+    ):
         breaches.append(LedgerBreach("purse_bounds", acc.code, f"balance {acc.balance}"))
     for card in Card.objects.filter(status__in=LIVE_STATUSES).select_related("cardholder"):
         for purse, b in card_balances(card).items():
             if b["account"] != b["card"] + b["pending"]:
-                breaches.append(LedgerBreach(
-                    "account_equals_card_plus_pending", f"card {card.card_no} {purse}",
-                    f"account {b['account']} != card {b['card']} + pending {b['pending']}"))
+                breaches.append(
+                    LedgerBreach(
+                        "account_equals_card_plus_pending",
+                        f"card {card.card_no} {purse}",
+                        f"account {b['account']} != card {b['card']} + pending {b['pending']}",
+                    )
+                )
     return breaches

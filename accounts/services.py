@@ -83,22 +83,38 @@ def _purse(value: str) -> Purse:
 
 def _card_snapshot(card: Card) -> dict[str, Any]:
     return {
-        "status": card.status, "blacklisted": card.blacklisted, "deposit": card.deposit,
-        "card_main": card.card_main, "card_subsidy": card.card_subsidy,
+        "status": card.status,
+        "blacklisted": card.blacklisted,
+        "deposit": card.deposit,
+        "card_main": card.card_main,
+        "card_subsidy": card.card_subsidy,
     }
 
 
 # --- Organisation and cardholders -----------------------------------------------------
 
 
-def org_unit_ensure(*, code: str, by: Any, name: str = "", kind: str = OrgUnitKind.DEPARTMENT,
-                    parent: OrgUnit | None = None, channel: str = "api") -> OrgUnit:
+def org_unit_ensure(
+    *,
+    code: str,
+    by: Any,
+    name: str = "",
+    kind: str = OrgUnitKind.DEPARTMENT,
+    parent: OrgUnit | None = None,
+    channel: str = "api",
+) -> OrgUnit:
     unit = OrgUnit.objects.filter(code=code).first()
     if unit is not None:
         return unit
     unit = OrgUnit.objects.create(code=code, name=name or code, kind=kind, parent=parent)
-    audit_record(action="org_unit.create", actor=by, subject=unit, subject_id=code,
-                 after={"code": code, "name": unit.name, "kind": kind}, channel=channel)
+    audit_record(
+        action="org_unit.create",
+        actor=by,
+        subject=unit,
+        subject_id=code,
+        after={"code": code, "name": unit.name, "kind": kind},
+        channel=channel,
+    )
     return unit
 
 
@@ -115,9 +131,17 @@ def _portal_user(number: str, password: str | None) -> Any:
 
 @transaction.atomic
 def cardholder_create(
-    *, number: str, name: str, kind: str, by: Any, department: str | None = None,
-    valid_until: dt.date | None = None, phone: str = "", email: str = "",
-    password: str | None = None, channel: str = "api",
+    *,
+    number: str,
+    name: str,
+    kind: str,
+    by: Any,
+    department: str | None = None,
+    valid_until: dt.date | None = None,
+    phone: str = "",
+    email: str = "",
+    password: str | None = None,
+    channel: str = "api",
 ) -> Cardholder:
     if Cardholder.objects.filter(number=number).exists():
         raise DuplicateNumber(
@@ -127,26 +151,39 @@ def cardholder_create(
     try:
         with transaction.atomic():
             holder = Cardholder.objects.create(
-                number=number, name=name, kind=CardholderKind(kind), org_unit=unit,
-                valid_until=valid_until, phone=phone, email=email,
+                number=number,
+                name=name,
+                kind=CardholderKind(kind),
+                org_unit=unit,
+                valid_until=valid_until,
+                phone=phone,
+                email=email,
                 user=_portal_user(number, password),
             )
     except IntegrityError as exc:  # a concurrent create of the same number
         raise DuplicateNumber() from exc
     for purse_kind in PURSE_ACCOUNT_KIND.values():
         ledger.account_purse(holder, purse_kind)
-    audit_record(action="cardholder.create", actor=by, subject=holder, channel=channel,
-                 after=_holder_snapshot(holder))
+    audit_record(
+        action="cardholder.create",
+        actor=by,
+        subject=holder,
+        channel=channel,
+        after=_holder_snapshot(holder),
+    )
     return holder
 
 
 def _holder_snapshot(holder: Cardholder) -> dict[str, Any]:
     return {
-        "number": holder.number, "name": holder.name, "kind": holder.kind,
+        "number": holder.number,
+        "name": holder.name,
+        "kind": holder.kind,
         "department": holder.org_unit.code if holder.org_unit else None,
         "status": holder.status,
         "valid_until": holder.valid_until.isoformat() if holder.valid_until else None,
-        "phone": holder.phone, "email": holder.email,
+        "phone": holder.phone,
+        "email": holder.email,
     }
 
 
@@ -154,8 +191,9 @@ HOLDER_UPDATABLE = ("name", "kind", "department", "status", "valid_until", "phon
 
 
 @transaction.atomic
-def cardholder_update(*, cardholder: Cardholder, by: Any, channel: str = "api",
-                      **changes: Any) -> Cardholder:
+def cardholder_update(
+    *, cardholder: Cardholder, by: Any, channel: str = "api", **changes: Any
+) -> Cardholder:
     unknown = set(changes) - set(HOLDER_UPDATABLE)
     if unknown:
         raise InvalidRequest(_("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
@@ -173,14 +211,21 @@ def cardholder_update(*, cardholder: Cardholder, by: Any, channel: str = "api",
     holder.save()
     after = _holder_snapshot(holder)
     if after != before:
-        audit_record(action="cardholder.update", actor=by, subject=holder, before=before,
-                     after=after, channel=channel)
+        audit_record(
+            action="cardholder.update",
+            actor=by,
+            subject=holder,
+            before=before,
+            after=after,
+            channel=channel,
+        )
     return holder
 
 
 @transaction.atomic
-def cardholder_set_password(*, cardholder: Cardholder, password: str, by: Any,
-                            channel: str = "api") -> None:
+def cardholder_set_password(
+    *, cardholder: Cardholder, password: str, by: Any, channel: str = "api"
+) -> None:
     user = cardholder.user or _portal_user(cardholder.number, None)
     user.set_password(password)
     user.save(update_fields=["password"])
@@ -247,7 +292,10 @@ def _import_row_clean(line: int, raw: dict[str, Any], seen: set[str]) -> dict[st
 
 
 def cardholder_import(
-    *, rows: Iterable[dict[str, Any]], by: Any, channel: str = "import",
+    *,
+    rows: Iterable[dict[str, Any]],
+    by: Any,
+    channel: str = "import",
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
     """Create or update cardholders from rows; every row valid or nothing changes."""
@@ -279,8 +327,14 @@ def cardholder_import(
                     summary.updated += 1
             if progress:
                 progress(done)
-        audit_record(action="cardholder.import", actor=by, subject_type="import",
-                     subject_id=str(len(cleaned)), after=summary.as_dict(), channel=channel)
+        audit_record(
+            action="cardholder.import",
+            actor=by,
+            subject_type="import",
+            subject_id=str(len(cleaned)),
+            after=summary.as_dict(),
+            channel=channel,
+        )
     return summary
 
 
@@ -288,8 +342,9 @@ def cardholder_import(
 
 
 @transaction.atomic
-def merchant_create(*, code: str, name: str, fee_rate_bp: int, by: Any,
-                    channel: str = "api") -> Merchant:
+def merchant_create(
+    *, code: str, name: str, fee_rate_bp: int, by: Any, channel: str = "api"
+) -> Merchant:
     if not 0 <= fee_rate_bp <= 10000:
         raise InvalidRequest(_("fee_rate_bp is 0 to 10000 basis points."))
     try:
@@ -298,8 +353,14 @@ def merchant_create(*, code: str, name: str, fee_rate_bp: int, by: Any,
     except IntegrityError as exc:
         raise DuplicateMerchant(_("Merchant %(code)s already exists.") % {"code": code}) from exc
     ledger.account_merchant_payable(merchant)
-    audit_record(action="merchant.create", actor=by, subject=merchant, subject_id=code,
-                 after={"code": code, "name": name, "fee_rate_bp": fee_rate_bp}, channel=channel)
+    audit_record(
+        action="merchant.create",
+        actor=by,
+        subject=merchant,
+        subject_id=code,
+        after={"code": code, "name": name, "fee_rate_bp": fee_rate_bp},
+        channel=channel,
+    )
     return merchant
 
 
@@ -335,8 +396,12 @@ def _create_card(*, holder: Cardholder, uid: str, deposit: int) -> Card:
     try:
         with transaction.atomic():
             return Card.objects.create(
-                card_no=_next_card_no(), uid=uid, cardholder=holder, deposit=deposit,
-                key_version=current_purse_key_version(), status=CardStatus.ACTIVE,
+                card_no=_next_card_no(),
+                uid=uid,
+                cardholder=holder,
+                deposit=deposit,
+                key_version=current_purse_key_version(),
+                status=CardStatus.ACTIVE,
             )
     except IntegrityError as exc:  # lost a race on the partial unique indexes
         if Card.objects.filter(cardholder=holder, status__in=LIVE_STATUSES).exists():
@@ -345,8 +410,15 @@ def _create_card(*, holder: Cardholder, uid: str, deposit: int) -> Card:
 
 
 @transaction.atomic
-def card_issue(*, cardholder: Cardholder, uid: str, deposit: int = 0, by: Any,
-               deposit_method: str = TopUpMethod.CASH, channel: str = "api") -> Card:
+def card_issue(
+    *,
+    cardholder: Cardholder,
+    uid: str,
+    deposit: int = 0,
+    by: Any,
+    deposit_method: str = TopUpMethod.CASH,
+    channel: str = "api",
+) -> Card:
     if isinstance(deposit, bool) or not isinstance(deposit, int) or deposit < 0:
         raise InvalidAmount(_("The deposit is zero or more fen."))
     uid = _normalise_uid(uid)
@@ -355,22 +427,37 @@ def card_issue(*, cardholder: Cardholder, uid: str, deposit: int = 0, by: Any,
         raise InvalidStatus(_("Cardholder %(n)s is not active.") % {"n": holder.number})
     if holder.cards.filter(status__in=LIVE_STATUSES).exists():
         raise ActiveCardExists(
-            _("Cardholder %(n)s already has a card in use; replace it instead.") % {"n": holder.number}
+            _("Cardholder %(n)s already has a card in use; replace it instead.")
+            % {"n": holder.number}
         )
     _require_uid_free(uid)
     card = _create_card(holder=holder, uid=uid, deposit=deposit)
     carried = _carry_from_expired(holder, card, by)
     if deposit:
         ledger.posting_create(
-            key=f"card.issue:{card.card_no}", kind="deposit", card=card, by=by,
-            legs=[(_money_source_code(deposit_method, by), -deposit),
-                  (ledger.account_singleton(AccountKind.DEPOSITS_HELD), deposit)],
+            key=f"card.issue:{card.card_no}",
+            kind="deposit",
+            card=card,
+            by=by,
+            legs=[
+                (_money_source_code(deposit_method, by), -deposit),
+                (ledger.account_singleton(AccountKind.DEPOSITS_HELD), deposit),
+            ],
             memo=f"Deposit for card {card.card_no}",
         )
-    audit_record(action="card.issue", actor=by, subject=card, channel=channel,
-                 after={**_card_snapshot(card), "uid": uid, "cardholder": holder.number,
-                        "key_version": card.key_version,
-                        "carried_loads": [load.load_id for load in carried]})
+    audit_record(
+        action="card.issue",
+        actor=by,
+        subject=card,
+        channel=channel,
+        after={
+            **_card_snapshot(card),
+            "uid": uid,
+            "cardholder": holder.number,
+            "key_version": card.key_version,
+            "carried_loads": [load.load_id for load in carried],
+        },
+    )
     return card
 
 
@@ -378,9 +465,11 @@ def _carry_from_expired(holder: Cardholder, new: Card, by: Any) -> list[PendingL
     """An expired card's unclaimed loads and card balances follow the holder to the next
     card, as a replacement's do: the money never expired, only the plastic."""
     moved: list[PendingLoad] = []
-    expired = Card.objects.select_for_update().filter(
-        cardholder=holder, status=CardStatus.EXPIRED, replaced_by__isnull=True
-    ).order_by("id")
+    expired = (
+        Card.objects.select_for_update()
+        .filter(cardholder=holder, status=CardStatus.EXPIRED, replaced_by__isnull=True)
+        .order_by("id")
+    )
     for old in expired:
         moved += _move_to_new_card(old, new, by)
         old.replaced_by = new
@@ -389,8 +478,7 @@ def _carry_from_expired(holder: Cardholder, new: Card, by: Any) -> list[PendingL
 
 
 def _lock_card(card: Card) -> Card:
-    return (Card.objects.select_for_update(of=("self",)).select_related("cardholder")
-            .get(pk=card.pk))
+    return Card.objects.select_for_update(of=("self",)).select_related("cardholder").get(pk=card.pk)
 
 
 def _purse_account(holder: Cardholder, purse: str) -> Any:
@@ -413,8 +501,16 @@ def _money_source_code(method: str, by: Any) -> str:
 
 
 @transaction.atomic
-def card_top_up(*, card: Card, amount: int, purse: str = Purse.MAIN, method: str, by: Any,
-                reference: str = "", channel: str = "api") -> PendingLoad:
+def card_top_up(
+    *,
+    card: Card,
+    amount: int,
+    purse: str = Purse.MAIN,
+    method: str,
+    by: Any,
+    reference: str = "",
+    channel: str = "api",
+) -> PendingLoad:
     """Credit the holder's purse at once; the money reaches the card as a pending load."""
     _require_positive(amount)
     purse = _purse(purse)
@@ -422,18 +518,36 @@ def card_top_up(*, card: Card, amount: int, purse: str = Purse.MAIN, method: str
     card = _lock_card(card)
     card.require_status(*LOADABLE_STATUSES)
     load = PendingLoad(
-        card=card, purse=purse, amount=amount, source=LoadSource.TOP_UP,
-        method=method, reference=reference[:128], created_by=by if getattr(by, "pk", None) else None,
+        card=card,
+        purse=purse,
+        amount=amount,
+        source=LoadSource.TOP_UP,
+        method=method,
+        reference=reference[:128],
+        created_by=by if getattr(by, "pk", None) else None,
     )
     load.posting = ledger.posting_create(
-        key=f"top_up:{load.load_id}", kind="top_up", card=card, by=by,
+        key=f"top_up:{load.load_id}",
+        kind="top_up",
+        card=card,
+        by=by,
         legs=[(source, -amount), (_purse_code(card.cardholder, purse), amount)],
         memo=f"Top-up ({method}) {reference}"[:255],
     )
     load.save(force_insert=True)
-    audit_record(action="card.top_up", actor=by, subject=card, channel=channel,
-                 after={"load_id": load.load_id, "amount": amount, "purse": purse,
-                        "method": method, "reference": reference})
+    audit_record(
+        action="card.top_up",
+        actor=by,
+        subject=card,
+        channel=channel,
+        after={
+            "load_id": load.load_id,
+            "amount": amount,
+            "purse": purse,
+            "method": method,
+            "reference": reference,
+        },
+    )
     return load
 
 
@@ -448,13 +562,24 @@ def _blacklist_sync(card: Card, reason: str) -> None:
     counter.version += 1
     counter.save(update_fields=["version"])
     BlacklistVersion.objects.create(
-        version=counter.version, card=card, card_no=card.card_no, reason=reason,
+        version=counter.version,
+        card=card,
+        card_no=card.card_no,
+        reason=reason,
         action=BlacklistAction.ADD if listed else BlacklistAction.REMOVE,
     )
 
 
-def _card_change_status(*, card: Card, to: str, by: Any, action: str, channel: str,
-                        reason: str = "", extra: dict[str, Any] | None = None) -> Card:
+def _card_change_status(
+    *,
+    card: Card,
+    to: str,
+    by: Any,
+    action: str,
+    channel: str,
+    reason: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Card:
     card = _lock_card(card)
     card.require_transition(to, action)
     before = _card_snapshot(card)
@@ -463,43 +588,63 @@ def _card_change_status(*, card: Card, to: str, by: Any, action: str, channel: s
         card.closed_at = _now()
     _blacklist_sync(card, reason=action)
     card.save()
-    audit_record(action=f"card.{action}", actor=by, subject=card, channel=channel,
-                 before=before, after={**_card_snapshot(card), "reason": reason, **(extra or {})})
+    audit_record(
+        action=f"card.{action}",
+        actor=by,
+        subject=card,
+        channel=channel,
+        before=before,
+        after={**_card_snapshot(card), "reason": reason, **(extra or {})},
+    )
     return card
 
 
 @transaction.atomic
 def card_report_loss(*, card: Card, by: Any, channel: str = "api") -> Card:
-    return _card_change_status(card=card, to=CardStatus.LOST, by=by, action="report_loss",
-                               channel=channel)
+    return _card_change_status(
+        card=card, to=CardStatus.LOST, by=by, action="report_loss", channel=channel
+    )
 
 
 @transaction.atomic
 def card_unlock(*, card: Card, by: Any, channel: str = "api") -> Card:
-    return _card_change_status(card=card, to=CardStatus.ACTIVE, by=by, action="unlock",
-                               channel=channel)
+    return _card_change_status(
+        card=card, to=CardStatus.ACTIVE, by=by, action="unlock", channel=channel
+    )
 
 
 @transaction.atomic
 def card_freeze(*, card: Card, by: Any, reason: str = "", channel: str = "api") -> Card:
-    return _card_change_status(card=card, to=CardStatus.FROZEN, by=by, action="freeze",
-                               reason=reason, channel=channel)
+    return _card_change_status(
+        card=card, to=CardStatus.FROZEN, by=by, action="freeze", reason=reason, channel=channel
+    )
 
 
 @transaction.atomic
 def card_unfreeze(*, card: Card, by: Any, reason: str = "", channel: str = "api") -> Card:
-    return _card_change_status(card=card, to=CardStatus.ACTIVE, by=by, action="unfreeze",
-                               reason=reason, channel=channel)
+    return _card_change_status(
+        card=card, to=CardStatus.ACTIVE, by=by, action="unfreeze", reason=reason, channel=channel
+    )
 
 
 def _move_to_new_card(old: Card, new: Card, by: Any) -> list[PendingLoad]:
     """The old card's card balances and unclaimed loads become pending loads of the new one."""
     moved: list[PendingLoad] = []
-    for load in PendingLoad.objects.select_for_update().filter(card=old, status=LoadStatus.PENDING).order_by("id"):
+    for load in (
+        PendingLoad.objects.select_for_update()
+        .filter(card=old, status=LoadStatus.PENDING)
+        .order_by("id")
+    ):
         successor = PendingLoad.objects.create(
-            card=new, purse=load.purse, amount=load.amount, source=load.source,
-            method=load.method, reference=load.reference, posting=load.posting,
-            subsidy_batch=load.subsidy_batch, created_by=load.created_by,
+            card=new,
+            purse=load.purse,
+            amount=load.amount,
+            source=load.source,
+            method=load.method,
+            reference=load.reference,
+            posting=load.posting,
+            subsidy_batch=load.subsidy_batch,
+            created_by=load.created_by,
         )
         load.status = LoadStatus.TRANSFERRED
         load.transferred_to = successor
@@ -509,10 +654,16 @@ def _move_to_new_card(old: Card, new: Card, by: Any) -> list[PendingLoad]:
     for purse in Purse:
         on_card = old.card_balance(purse)
         if on_card > 0:
-            moved.append(PendingLoad.objects.create(
-                card=new, purse=purse, amount=on_card, source=LoadSource.REPLACEMENT,
-                reference=f"replaces {old.card_no}", created_by=by if getattr(by, "pk", None) else None,
-            ))
+            moved.append(
+                PendingLoad.objects.create(
+                    card=new,
+                    purse=purse,
+                    amount=on_card,
+                    source=LoadSource.REPLACEMENT,
+                    reference=f"replaces {old.card_no}",
+                    created_by=by if getattr(by, "pk", None) else None,
+                )
+            )
             setattr(old, f"card_{purse}", 0)
     return moved
 
@@ -536,11 +687,20 @@ def card_replace(*, card: Card, uid: str, by: Any, channel: str = "api") -> Card
     moved = _move_to_new_card(old, new, by)
     old.replaced_by = new
     old.save()
-    audit_record(action="card.replace", actor=by, subject=old, channel=channel, before=before,
-                 after={**_card_snapshot(old), "new_card_no": new.card_no, "uid": uid,
-                        "deposit_carried": deposit,
-                        "loads": [{"load_id": m.load_id, "purse": m.purse, "amount": m.amount}
-                                  for m in moved]})
+    audit_record(
+        action="card.replace",
+        actor=by,
+        subject=old,
+        channel=channel,
+        before=before,
+        after={
+            **_card_snapshot(old),
+            "new_card_no": new.card_no,
+            "uid": uid,
+            "deposit_carried": deposit,
+            "loads": [{"load_id": m.load_id, "purse": m.purse, "amount": m.amount} for m in moved],
+        },
+    )
     return new
 
 
@@ -573,8 +733,10 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
     """Close the card for good: refund the holder's purses and the deposit, less the fee."""
     card = _lock_card(card)
     card.require_transition(CardStatus.CANCELLED, "cancel")
-    if card.status == CardStatus.EXPIRED and Card.objects.filter(
-            cardholder=card.cardholder, status__in=LIVE_STATUSES).exists():
+    if (
+        card.status == CardStatus.EXPIRED
+        and Card.objects.filter(cardholder=card.cardholder, status__in=LIVE_STATUSES).exists()
+    ):
         raise InvalidStatus(
             _("The holder's money follows their card in use; cancel that card instead."),
             status=card.status,
@@ -582,7 +744,11 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
     target = _refund_target(refund_method, by)
     before = _card_snapshot(card)
     holder = card.cardholder
-    voided = list(PendingLoad.objects.select_for_update().filter(card=card, status=LoadStatus.PENDING).order_by("id"))
+    voided = list(
+        PendingLoad.objects.select_for_update()
+        .filter(card=card, status=LoadStatus.PENDING)
+        .order_by("id")
+    )
     main_acc = _purse_account(holder, Purse.MAIN)
     subsidy_acc = _purse_account(holder, Purse.SUBSIDY)
     main, subsidy = main_acc.balance, subsidy_acc.balance
@@ -595,15 +761,27 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
     legs.append((ledger.account_singleton(AccountKind.FEE_INCOME), fee))
     legs.append((ledger.account_singleton(AccountKind.SUBSIDY_FUND), subsidy - refund_subsidy))
     if any(amount for _acc, amount in legs):
-        ledger.posting_create(key=f"card.cancel:{card.card_no}", kind="cancel", card=card, by=by,
-                              legs=legs, memo=f"Cancellation of card {card.card_no}")
+        ledger.posting_create(
+            key=f"card.cancel:{card.card_no}",
+            kind="cancel",
+            card=card,
+            by=by,
+            legs=legs,
+            memo=f"Cancellation of card {card.card_no}",
+        )
     for load in voided:
         load.status = LoadStatus.VOIDED
         load.closed_at = _now()
     PendingLoad.objects.bulk_update(voided, ["status", "closed_at"])
     refund = CancelRefund(
-        card_no=card.card_no, refund_method=refund_method, main=main, subsidy=refund_subsidy,
-        subsidy_recovered=subsidy - refund_subsidy, deposit=card.deposit, fee=fee, total=total,
+        card_no=card.card_no,
+        refund_method=refund_method,
+        main=main,
+        subsidy=refund_subsidy,
+        subsidy_recovered=subsidy - refund_subsidy,
+        deposit=card.deposit,
+        fee=fee,
+        total=total,
         voided_loads=[v.load_id for v in voided],
     )
     card.status = CardStatus.CANCELLED
@@ -611,15 +789,22 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
     card.deposit = 0
     _blacklist_sync(card, reason="cancel")
     card.save()
-    audit_record(action="card.cancel", actor=by, subject=card, channel=channel, before=before,
-                 after={**_card_snapshot(card), "refund": refund.as_dict()})
+    audit_record(
+        action="card.cancel",
+        actor=by,
+        subject=card,
+        channel=channel,
+        before=before,
+        after={**_card_snapshot(card), "refund": refund.as_dict()},
+    )
     return refund
 
 
 @transaction.atomic
 def card_expire(*, card: Card, by: Any, channel: str = "job") -> Card:
-    return _card_change_status(card=card, to=CardStatus.EXPIRED, by=by, action="expire",
-                               channel=channel)
+    return _card_change_status(
+        card=card, to=CardStatus.EXPIRED, by=by, action="expire", channel=channel
+    )
 
 
 # --- Subsidies -----------------------------------------------------------------------
@@ -632,13 +817,16 @@ class SubsidyResult:
 
 
 def _subsidy_key(name: str, purse: str, entries: Sequence[tuple[str, int]]) -> str:
-    canonical = json.dumps([name, purse, sorted(entries)], separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        [name, purse, sorted(entries)], separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 @transaction.atomic
-def subsidy_batch_create(*, name: str, purse: str, entries: Sequence[dict[str, Any]], by: Any,
-                         channel: str = "api") -> SubsidyResult:
+def subsidy_batch_create(
+    *, name: str, purse: str, entries: Sequence[dict[str, Any]], by: Any, channel: str = "api"
+) -> SubsidyResult:
     """Grant a subsidy: one posting from the subsidy fund, one pending load per holder.
 
     All or nothing: an unknown holder, or one without a card in use, refuses the batch.
@@ -658,8 +846,12 @@ def subsidy_batch_create(*, name: str, purse: str, entries: Sequence[dict[str, A
     unknown = sorted(numbers - set(holders))
     if unknown:
         raise UnknownCardholders(cardholders=unknown)
-    cards = {c.cardholder_id: c for c in Card.objects.select_for_update().filter(
-        cardholder__in=holders.values(), status__in=LOADABLE_STATUSES).order_by("id")}
+    cards = {
+        c.cardholder_id: c
+        for c in Card.objects.select_for_update()
+        .filter(cardholder__in=holders.values(), status__in=LOADABLE_STATUSES)
+        .order_by("id")
+    }
     without = sorted(h.number for h in holders.values() if h.pk not in cards)
     if without:
         raise CardholdersWithoutCard(cardholders=without)
@@ -669,20 +861,41 @@ def subsidy_batch_create(*, name: str, purse: str, entries: Sequence[dict[str, A
     legs += [(_purse_account(holders[n], purse), a) for n, a in pairs]
     try:
         with transaction.atomic():
-            posting = ledger.posting_create(key=f"subsidy:{key}", kind="subsidy", by=by, legs=legs,
-                                            memo=name[:255])
+            posting = ledger.posting_create(
+                key=f"subsidy:{key}", kind="subsidy", by=by, legs=legs, memo=name[:255]
+            )
     except IntegrityError:  # the same batch committed concurrently
         return SubsidyResult(batch=SubsidyBatch.objects.get(batch_key=key), created=False)
-    batch = SubsidyBatch.objects.create(batch_key=key, name=name, purse=Purse(purse), count=len(pairs),
-                                        total=total, posting=posting,
-                                        created_by=by if getattr(by, "pk", None) else None)
-    PendingLoad.objects.bulk_create([
-        PendingLoad(card=cards[holders[n].pk], purse=purse, amount=a, source=LoadSource.SUBSIDY,
-                    reference=name[:128], posting=posting, subsidy_batch=batch,
-                    created_by=batch.created_by)
-        for n, a in pairs
-    ])
-    audit_record(action="subsidy.grant", actor=by, subject=batch, subject_id=str(batch.pk),
-                 after={"name": name, "purse": purse, "count": len(pairs), "total": total},
-                 channel=channel)
+    batch = SubsidyBatch.objects.create(
+        batch_key=key,
+        name=name,
+        purse=Purse(purse),
+        count=len(pairs),
+        total=total,
+        posting=posting,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+    PendingLoad.objects.bulk_create(
+        [
+            PendingLoad(
+                card=cards[holders[n].pk],
+                purse=purse,
+                amount=a,
+                source=LoadSource.SUBSIDY,
+                reference=name[:128],
+                posting=posting,
+                subsidy_batch=batch,
+                created_by=batch.created_by,
+            )
+            for n, a in pairs
+        ]
+    )
+    audit_record(
+        action="subsidy.grant",
+        actor=by,
+        subject=batch,
+        subject_id=str(batch.pk),
+        after={"name": name, "purse": purse, "count": len(pairs), "total": total},
+        channel=channel,
+    )
     return SubsidyResult(batch=batch, created=True)
