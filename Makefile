@@ -28,9 +28,9 @@ venv: $(STAMP)
 
 # Re-run pip only when a requirements file is newer than the stamp.
 # Order-only dependency: pyscard needs the system packages before it can build.
-$(STAMP): requirements.txt requirements-dev.txt | system-deps
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt | system-deps
 	test -x $(PYTHON) || python3 -m venv $(VENV)
-	$(PYTHON) -m pip install -q -r requirements-dev.txt
+	$(PYTHON) -m pip install -q -r requirements-dev.txt -c constraints.txt
 	touch $@
 
 # The demo keeps its key-encryption key in var/kek.hex (made once, mode 600) unless

@@ -31,7 +31,12 @@ class OrgUnit(models.Model):
     name = models.CharField(_("name"), max_length=100)
     kind = models.CharField(_("kind"), max_length=16, choices=OrgUnitKind.choices)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        verbose_name=_("parent unit"),
     )
 
     class Meta:
@@ -83,9 +88,10 @@ class Cardholder(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="cardholder",
+        verbose_name=_("portal user"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("cardholder")
@@ -101,7 +107,7 @@ class Merchant(models.Model):
     name = models.CharField(_("name"), max_length=100)
     fee_rate_bp = models.PositiveIntegerField(_("fee rate (basis points)"), default=0)
     active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("merchant")
@@ -184,11 +190,16 @@ class Card(models.Model):
     suspected_clone = models.BooleanField(_("suspected clone"), default=False)
     blacklisted = models.BooleanField(_("blacklisted"), default=False)
     replaced_by = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaces"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaces",
+        verbose_name=_("replaced by"),
     )
     issued_at = models.DateTimeField(_("issued at"), auto_now_add=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("card")
@@ -264,8 +275,15 @@ class Card(models.Model):
 class CardNoCounter(models.Model):
     """Hands out card numbers `YYYY` + serial; one row per year, taken under a row lock."""
 
-    year = models.PositiveIntegerField(primary_key=True)
-    last = models.PositiveIntegerField(default=0)
+    year = models.PositiveIntegerField(_("year"), primary_key=True)
+    last = models.PositiveIntegerField(_("last serial"), default=0)
+
+    class Meta:
+        verbose_name = _("card number counter")
+        verbose_name_plural = _("card number counters")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
 
 
 # --- Ledger -----------------------------------------------------------------------
@@ -299,10 +317,20 @@ class LedgerAccount(models.Model):
     kind = models.CharField(_("kind"), max_length=32, choices=AccountKind.choices)
     name = models.CharField(_("name"), max_length=120)
     cardholder = models.ForeignKey(
-        Cardholder, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+        Cardholder,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
+        verbose_name=_("cardholder"),
     )
     merchant = models.ForeignKey(
-        Merchant, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_accounts"
+        Merchant,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_accounts",
+        verbose_name=_("merchant"),
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -310,10 +338,11 @@ class LedgerAccount(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="ledger_accounts",
+        verbose_name=_("user"),
     )
     balance = models.BigIntegerField(_("balance (fen)"), default=0)
     # Upper bound for purses (the card's own limit); null for other accounts.
-    max_balance = models.BigIntegerField(null=True, blank=True)
+    max_balance = models.BigIntegerField(_("maximum balance (fen)"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("ledger account")
@@ -340,15 +369,28 @@ class LedgerAccount(models.Model):
         return self.code
 
 
+class PostingKind(models.TextChoices):
+    DEPOSIT = "deposit", _("Deposit on issue")
+    TOP_UP = "top_up", _("Top-up")
+    CANCEL = "cancel", _("Cancellation and refund")
+    SUBSIDY = "subsidy", _("Subsidy")
+
+
 class Posting(models.Model):
     """One balanced money movement. Its entries sum to zero (checked by a deferred
-    constraint trigger in PostgreSQL); postings and entries are append-only."""
+    constraint trigger in PostgreSQL); postings and entries are append-only.
+    `memo` is written in English for the record; show `get_kind_display()` beside it."""
 
-    idempotency_key = models.CharField(max_length=128, unique=True)
-    kind = models.CharField(max_length=32)
-    memo = models.CharField(max_length=255, blank=True, default="")
+    idempotency_key = models.CharField(_("idempotency key"), max_length=128, unique=True)
+    kind = models.CharField(_("kind"), max_length=32, choices=PostingKind.choices)
+    memo = models.CharField(_("memo"), max_length=255, blank=True, default="")
     card = models.ForeignKey(
-        Card, null=True, blank=True, on_delete=models.PROTECT, related_name="postings"
+        Card,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="postings",
+        verbose_name=_("card"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -356,8 +398,9 @@ class Posting(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = _("posting")
@@ -365,18 +408,28 @@ class Posting(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.kind} #{self.pk}"
+        return f"{self.get_kind_display()} #{self.pk}"
 
 
 class Entry(models.Model):
-    posting = models.ForeignKey(Posting, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="entries")
-    amount = models.BigIntegerField()
+    posting = models.ForeignKey(
+        Posting, on_delete=models.PROTECT, related_name="entries", verbose_name=_("posting")
+    )
+    account = models.ForeignKey(
+        LedgerAccount,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        verbose_name=_("ledger account"),
+    )
+    amount = models.BigIntegerField(_("amount (fen)"))
 
     class Meta:
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         constraints = [models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_nonzero")]
+
+    def __str__(self) -> str:
+        return f"#{self.posting_id} {self.account.code} {self.amount:+d}"
 
 
 # --- Pending loads ------------------------------------------------------------------
@@ -409,28 +462,54 @@ def new_load_id() -> str:
 class PendingLoad(models.Model):
     """Money owed to a card but not yet written to it."""
 
-    load_id = models.CharField(max_length=40, unique=True, default=new_load_id)
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="loads")
-    purse = models.CharField(max_length=16, choices=Purse.choices)
-    amount = models.BigIntegerField()
-    status = models.CharField(max_length=16, choices=LoadStatus.choices, default=LoadStatus.PENDING)
-    source = models.CharField(max_length=16, choices=LoadSource.choices)
-    method = models.CharField(max_length=16, choices=TopUpMethod.choices, blank=True, default="")
-    reference = models.CharField(max_length=128, blank=True, default="")
+    load_id = models.CharField(_("load ID"), max_length=40, unique=True, default=new_load_id)
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="loads", verbose_name=_("card")
+    )
+    purse = models.CharField(_("purse"), max_length=16, choices=Purse.choices)
+    amount = models.BigIntegerField(_("amount (fen)"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=LoadStatus.choices, default=LoadStatus.PENDING
+    )
+    source = models.CharField(_("source"), max_length=16, choices=LoadSource.choices)
+    method = models.CharField(
+        _("payment method"), max_length=16, choices=TopUpMethod.choices, blank=True, default=""
+    )
+    reference = models.CharField(_("reference"), max_length=128, blank=True, default="")
     posting = models.ForeignKey(
-        Posting, null=True, blank=True, on_delete=models.PROTECT, related_name="loads"
+        Posting,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="loads",
+        verbose_name=_("posting"),
     )
     subsidy_batch = models.ForeignKey(
-        "SubsidyBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="loads"
+        "SubsidyBatch",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="loads",
+        verbose_name=_("subsidy batch"),
     )
     transferred_to = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="transferred_from"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transferred_from",
+        verbose_name=_("transferred to"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("pending load")
@@ -447,16 +526,22 @@ class PendingLoad(models.Model):
 
 class SubsidyBatch(models.Model):
     # Hash of the batch's content: the same batch submitted twice is found by it.
-    batch_key = models.CharField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    purse = models.CharField(max_length=16, choices=Purse.choices)
-    count = models.PositiveIntegerField()
-    total = models.BigIntegerField()
-    posting = models.OneToOneField(Posting, on_delete=models.PROTECT, related_name="subsidy_batch")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    batch_key = models.CharField(_("batch key"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    purse = models.CharField(_("purse"), max_length=16, choices=Purse.choices)
+    count = models.PositiveIntegerField(_("number of cardholders"))
+    total = models.BigIntegerField(_("total (fen)"))
+    posting = models.OneToOneField(
+        Posting, on_delete=models.PROTECT, related_name="subsidy_batch", verbose_name=_("posting")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("subsidy batch")
@@ -479,12 +564,14 @@ class BlacklistVersion(models.Model):
     """One change of one card's listed state. `version` is gapless: it comes from the
     locked counter row, not a sequence, so terminals can trust `since=V` deltas."""
 
-    version = models.BigIntegerField(unique=True)
-    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="blacklist_versions")
-    card_no = models.CharField(max_length=19)
-    action = models.CharField(max_length=8, choices=BlacklistAction.choices)
-    reason = models.CharField(max_length=32)
-    at = models.DateTimeField(auto_now_add=True)
+    version = models.BigIntegerField(_("version"), unique=True)
+    card = models.ForeignKey(
+        Card, on_delete=models.PROTECT, related_name="blacklist_versions", verbose_name=_("card")
+    )
+    card_no = models.CharField(_("card number"), max_length=19)
+    action = models.CharField(_("action"), max_length=8, choices=BlacklistAction.choices)
+    reason = models.CharField(_("reason"), max_length=32)
+    at = models.DateTimeField(_("time"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("blacklist change")
@@ -494,15 +581,23 @@ class BlacklistVersion(models.Model):
             models.CheckConstraint(condition=Q(version__gte=1), name="blacklist_version_pos")
         ]
 
+    def __str__(self) -> str:
+        return f"v{self.version} {self.get_action_display()} {self.card_no}"
+
 
 class BlacklistCounter(models.Model):
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    version = models.BigIntegerField(default=0)
+    id = models.PositiveSmallIntegerField(_("ID"), primary_key=True, default=1)
+    version = models.BigIntegerField(_("latest version"), default=0)
 
     class Meta:
+        verbose_name = _("blacklist counter")
+        verbose_name_plural = _("blacklist counters")
         constraints = [
             models.CheckConstraint(condition=Q(id=1), name="blacklist_counter_singleton")
         ]
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
 
 
 # --- Keys ---------------------------------------------------------------------------
@@ -515,11 +610,11 @@ class KeyPurpose(models.TextChoices):
 class StoredKey(models.Model):
     """A master key wrapped with AES-GCM under the KEK; the clear key is never stored."""
 
-    purpose = models.CharField(max_length=16, choices=KeyPurpose.choices)
-    version = models.PositiveSmallIntegerField()
-    wrapped = models.BinaryField()
-    kek_id = models.CharField(max_length=16)
-    created_at = models.DateTimeField(auto_now_add=True)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=KeyPurpose.choices)
+    version = models.PositiveSmallIntegerField(_("version"))
+    wrapped = models.BinaryField(_("wrapped key"))
+    kek_id = models.CharField(_("KEK ID"), max_length=16)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("stored key")
@@ -533,6 +628,10 @@ class StoredKey(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        # Purpose and version only: never any key bytes.
+        return f"{self.purpose} v{self.version}"
+
 
 # --- Audit and idempotent requests ---------------------------------------------------
 
@@ -540,23 +639,32 @@ class StoredKey(models.Model):
 class AuditEvent(models.Model):
     """Append-only: the application refuses changes, and so does a database trigger."""
 
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("actor"),
     )
-    actor_label = models.CharField(max_length=150, blank=True, default="")
-    channel = models.CharField(max_length=16, default="api")
-    action = models.CharField(max_length=64, db_index=True)
-    subject_type = models.CharField(max_length=32)
-    subject_id = models.CharField(max_length=64, db_index=True)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True, default="")
+    actor_label = models.CharField(_("actor name"), max_length=150, blank=True, default="")
+    channel = models.CharField(_("channel"), max_length=16, default="api")
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    subject_type = models.CharField(_("subject type"), max_length=32)
+    subject_id = models.CharField(_("subject ID"), max_length=64, db_index=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    request_id = models.CharField(_("request ID"), max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = _("audit event")
         verbose_name_plural = _("audit events")
         ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        at = self.at.isoformat(timespec="seconds") if self.at else "-"
+        return f"{at} {self.action} {self.subject_type}:{self.subject_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
@@ -570,16 +678,26 @@ class AuditEvent(models.Model):
 class IdempotentRequest(models.Model):
     """The first answer to a POST carrying an Idempotency-Key, replayed on retries."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=128)
-    method = models.CharField(max_length=8)
-    path = models.CharField(max_length=255)
-    body_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True)
-    response = models.JSONField(null=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    key = models.CharField(_("idempotency key"), max_length=128)
+    method = models.CharField(_("HTTP method"), max_length=8)
+    path = models.CharField(_("path"), max_length=255)
+    body_hash = models.CharField(_("body hash"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("status code"), null=True)
+    response = models.JSONField(_("response"), null=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("idempotent request")
+        verbose_name_plural = _("idempotent requests")
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotent_request_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} ({self.key})"

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from here: card offices may have no internet
     "django_q",
     "onecard",
     "accounts",
@@ -103,6 +104,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Operations API (card office, finance, integrations) and terminal protocol.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for a choice set used by several fields (top-up method, deposit method).
     "ENUM_NAME_OVERRIDES": {"TopUpMethodEnum": "accounts.models.TopUpMethod"},
