@@ -35,7 +35,7 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt | system-deps
 
 # The demo keeps its key-encryption key in var/kek.hex (made once, mode 600) unless
 # ONECARD_KEK or ONECARD_KEK_FILE is set; production reads it from the environment.
-DEMO_ENV = ONECARD_KEK_FILE="$${ONECARD_KEK_FILE:-$(CURDIR)/var/kek.hex}" DEBUG="$${DEBUG:-true}"
+DEMO_ENV = PORT=$(PORT) ONECARD_KEK_FILE="$${ONECARD_KEK_FILE:-$(CURDIR)/var/kek.hex}" DEBUG="$${DEBUG:-true}"
 
 demo: deps
 	mkdir -p var

@@ -26,7 +26,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from accounts import selectors, services
 from accounts.models import (
@@ -208,7 +208,10 @@ def _cancel(card: Card, by: Any, data: dict[str, Any]) -> Outcome:
         message += " " + _("%(s)s of subsidy returned to the subsidy fund.") % {
             "s": yuan(refund.subsidy_recovered)}
     if refund.voided_loads:
-        message += " " + _("%(n)d pending loads voided.") % {"n": len(refund.voided_loads)}
+        voided = len(refund.voided_loads)
+        message += " " + ngettext(
+            "%(n)d pending load voided.", "%(n)d pending loads voided.", voided
+        ) % {"n": voided}
     return message, Card.objects.get(pk=card.pk)
 
 
@@ -472,7 +475,8 @@ class CardAdmin(OperationsAdmin):
                            card.get_status_display(), balances_table(card))
 
     def _each(self, request: HttpRequest, queryset: QuerySet[Card],
-              run: Callable[[Card], Any], done: str) -> None:
+              run: Callable[[Card], Any], done: Callable[[int], str]) -> None:
+        """Run one service per card; `done(n)` is the (plural-aware) success message."""
         succeeded, failed = 0, []
         for card in queryset.order_by("id"):
             try:
@@ -481,7 +485,7 @@ class CardAdmin(OperationsAdmin):
             except DomainError as exc:
                 failed.append(exc.message)
         if succeeded:
-            self.message_user(request, done % {"n": succeeded}, messages.SUCCESS)
+            self.message_user(request, done(succeeded) % {"n": succeeded}, messages.SUCCESS)
         for message in failed:
             self.message_user(request, message, messages.ERROR)
 
@@ -490,21 +494,22 @@ class CardAdmin(OperationsAdmin):
     def report_loss_selected(self, request: HttpRequest, queryset: QuerySet[Card]) -> None:
         self._each(request, queryset,
                    lambda c: services.card_report_loss(card=c, by=request.user, channel=CHANNEL),
-                   _("%(n)d cards reported lost."))
+                   lambda n: ngettext("%(n)d card reported lost.",
+                                      "%(n)d cards reported lost.", n))
 
     @admin.action(description=gettext_lazy("Unlock the selected lost cards"),
                   permissions=["operate"])
     def unlock_selected(self, request: HttpRequest, queryset: QuerySet[Card]) -> None:
         self._each(request, queryset,
                    lambda c: services.card_unlock(card=c, by=request.user, channel=CHANNEL),
-                   _("%(n)d cards unlocked."))
+                   lambda n: ngettext("%(n)d card unlocked.", "%(n)d cards unlocked.", n))
 
     @admin.action(description=gettext_lazy("Unfreeze the selected cards"),
                   permissions=["operate"])
     def unfreeze_selected(self, request: HttpRequest, queryset: QuerySet[Card]) -> None:
         self._each(request, queryset,
                    lambda c: services.card_unfreeze(card=c, by=request.user, channel=CHANNEL),
-                   _("%(n)d cards unfrozen."))
+                   lambda n: ngettext("%(n)d card unfrozen.", "%(n)d cards unfrozen.", n))
 
     @admin.action(description=gettext_lazy("Freeze the selected cards"),
                   permissions=["operate"])
@@ -516,7 +521,7 @@ class CardAdmin(OperationsAdmin):
             self._each(request, queryset,
                        lambda c: services.card_freeze(card=c, reason=reason, by=request.user,
                                                       channel=CHANNEL),
-                       _("%(n)d cards frozen."))
+                       lambda n: ngettext("%(n)d card frozen.", "%(n)d cards frozen.", n))
             return None
         context = {
             **self.admin_site.each_context(request), "opts": self.opts, "form": form,
@@ -571,39 +576,84 @@ class MerchantAdmin(ReadOnlyAdmin):
     search_fields = ("code", "name")
 
 
+def account_label(account: LedgerAccount) -> str:
+    """The account for people: its kind in the reader's language, then its code. The stored
+    `name` is in whatever language the account happened to be created in, so it is not shown."""
+    return f"{account.get_kind_display()} · {account.code}"
+
+
 @admin.register(LedgerAccount)
 class LedgerAccountAdmin(ReadOnlyAdmin):
-    list_display = ("code", "kind", "name", "balance_yuan", "cardholder", "merchant")
+    list_display = ("code", "kind", "balance_yuan", "cardholder", "merchant", "user")
     list_filter = ("kind",)
-    list_select_related = ("cardholder", "merchant")
+    list_select_related = ("cardholder", "merchant", "user")
     search_fields = ("code", "name", "cardholder__number", "merchant__code")
+    fields = ("code", "kind", "cardholder", "merchant", "user", "balance_yuan",
+              "max_balance_yuan")
+    readonly_fields = fields
 
     @admin.display(description=gettext_lazy("balance"), ordering="balance")
     def balance_yuan(self, account: LedgerAccount) -> str:
         return yuan(account.balance)
 
+    @admin.display(description=gettext_lazy("maximum balance"))
+    def max_balance_yuan(self, account: LedgerAccount) -> str:
+        return yuan(account.max_balance)
+
 
 class EntryInline(ReadOnlyTabularInline):
     model = Entry
-    fields = ("account", "amount")
+    fields = ("ledger_account", "amount_yuan")
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Entry]:
+        return super().get_queryset(request).select_related("account")
+
+    @admin.display(description=gettext_lazy("ledger account"))
+    def ledger_account(self, entry: Entry) -> str:
+        return account_label(entry.account)
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_yuan(self, entry: Entry) -> str:
+        return yuan(entry.amount)
 
 
 @admin.register(Posting)
 class PostingAdmin(ReadOnlyAdmin):
-    list_display = ("id", "kind", "card", "memo", "created_by", "created_at")
+    # The memo is stored in English; the kind beside it is shown in the reader's language.
+    list_display = ("id", "created_at", "kind_label", "memo", "card", "created_by")
     list_filter = ("kind",)
     list_select_related = ("card", "created_by")
     search_fields = ("idempotency_key", "memo", "card__card_no")
     date_hierarchy = "created_at"
+    fields = ("kind_label", "memo", "card", "created_by", "created_at", "idempotency_key")
+    readonly_fields = fields
     inlines = (EntryInline,)
+
+    @admin.display(description=gettext_lazy("kind"), ordering="kind")
+    def kind_label(self, posting: Posting) -> str:
+        # get_kind_display() falls back to the stored value for a kind not (yet) in
+        # PostingKind, where the admin's own choices display would show "-".
+        return posting.get_kind_display()
 
 
 @admin.register(Entry)
 class EntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "posting", "account", "amount")
+    list_display = ("id", "posting", "posting_memo", "ledger_account", "amount_yuan")
     list_select_related = ("posting", "account")
     search_fields = ("account__code",)
+
+    @admin.display(description=gettext_lazy("memo"))
+    def posting_memo(self, entry: Entry) -> str:
+        return entry.posting.memo
+
+    @admin.display(description=gettext_lazy("ledger account"), ordering="account__code")
+    def ledger_account(self, entry: Entry) -> str:
+        return account_label(entry.account)
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_yuan(self, entry: Entry) -> str:
+        return yuan(entry.amount)
 
 
 @admin.register(AuditEvent)

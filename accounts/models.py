@@ -158,6 +158,17 @@ CARD_TRANSITIONS: dict[tuple[str, str], str] = {
     (CardStatus.FROZEN, CardStatus.EXPIRED): "expire",
 }
 
+# How an action reads in "it cannot be %(action)s" (past participle).
+CARD_ACTION_LABELS = {
+    "report_loss": _("reported lost"),
+    "unlock": _("unlocked"),
+    "freeze": _("frozen"),
+    "unfreeze": _("unfrozen"),
+    "replace": _("replaced"),
+    "cancel": _("cancelled"),
+    "expire": _("expired"),
+}
+
 # Live cards still bind their UID and count as the holder's card in use.
 LIVE_STATUSES = (CardStatus.ACTIVE, CardStatus.LOST, CardStatus.FROZEN)
 # Statuses that money may still be loaded to (top-ups, subsidies): a lost or frozen
@@ -262,13 +273,14 @@ class Card(models.Model):
     def require_transition(self, to: str, action: str) -> None:
         if CARD_TRANSITIONS.get((self.status, to)) != action:
             raise InvalidStatus(
-                _("Card %(card_no)s is %(status)s; it cannot become %(to)s.")
+                _("Card %(card_no)s is %(status)s: it cannot be %(action)s.")
                 % {
                     "card_no": self.card_no,
                     "status": self.get_status_display(),
-                    "to": CardStatus(to).label,
+                    "action": CARD_ACTION_LABELS[action],
                 },
                 status=self.status,
+                action=action,
             )
 
 

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.conf import settings as django_settings
+from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from accounts.models import Card, CardStatus
+from accounts.models import AuditEvent, Card, CardStatus, StoredKey
+from accounts.services import card_top_up
 from tests.factories import StaffFactory, make_card
 
 BASE_DIR = Path(django_settings.BASE_DIR)
@@ -324,3 +327,86 @@ def test_a_card_page_in_the_console_speaks_chinese(db: Any, active_card: Card) -
     for label in ("挂失", "冻结", "充值", "补卡", "销户退款", "主钱包", "补助钱包", "正常"):
         assert label in page, label
     assert "Report loss" not in page
+
+
+@pytest.fixture
+def console(db: Any) -> Client:
+    """A clerk logged in to the console (a superuser: every page and action)."""
+    clerk: Any = StaffFactory(username="clerk-console", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(clerk)
+    return client
+
+
+def test_a_posting_shows_its_kind_in_the_readers_language_beside_the_english_memo(
+    console: Client, active_card: Card
+) -> None:
+    clerk: Any = StaffFactory(role="card_office")
+    load = card_top_up(card=active_card, amount=5000, method="cash", reference="R-77", by=clerk)
+    assert load.posting is not None
+
+    zh = console.get("/admin/accounts/posting/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    en = console.get("/admin/accounts/posting/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    posting = console.get(f"/admin/accounts/posting/{load.posting.pk}/change/",
+                          HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "充值" in zh and "发卡押金" in zh  # the top-up and the deposit taken at issue
+    assert "Top-up (cash) R-77" in zh  # the memo stays as it was written
+    assert "Deposit on issue" in en and "发卡押金" not in en
+    assert "充值" in posting and "记账分录" in posting
+    assert "持卡人主钱包" in posting and "¥50.00" in posting  # the entry's account and amount
+
+
+def test_ledger_accounts_show_their_kind_in_the_readers_language_not_the_stored_name(
+    console: Client, active_card: Card
+) -> None:
+    # The purses were created while the tests speak English: their stored names are English.
+    purse_code = f"purse_main:{active_card.cardholder.number}"
+
+    page = console.get("/admin/accounts/ledgeraccount/", {"q": active_card.cardholder.number},
+                       HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert purse_code in page and "持卡人主钱包" in page
+    assert "Holder main purse" not in page
+
+
+def test_the_bulk_freeze_counts_the_cards_in_good_english_and_chinese(
+    console: Client, db: Any
+) -> None:
+    def freeze(cards: list[Card], language: str) -> list[str]:
+        response = console.post(
+            "/admin/accounts/card/",
+            {"action": "freeze_selected", "_selected_action": [c.pk for c in cards],
+             "apply": "yes", "reason": "audit"},
+            HTTP_ACCEPT_LANGUAGE=language,
+        )
+        return [str(m) for m in get_messages(response.wsgi_request)]
+
+    assert "1 card frozen." in freeze([make_card()], "en")
+    assert "2 cards frozen." in freeze([make_card(), make_card()], "en")
+    assert "已冻结 2 张卡。" in freeze([make_card(), make_card()], "zh-hans")
+
+
+def test_every_field_and_record_of_the_accounts_app_is_named_in_chinese() -> None:
+    unnamed = []
+    with translation.override("zh-hans"):
+        for model in apps.get_app_config("accounts").get_models():
+            names = [model._meta.verbose_name, model._meta.verbose_name_plural]
+            names += [f.verbose_name for f in model._meta.concrete_fields if not f.auto_created]
+            unnamed += [f"{model.__name__}: {n}" for n in names if not CJK.search(str(n))]
+
+    assert unnamed == []
+
+
+def test_records_read_well_in_the_console_and_a_key_never_shows_its_bytes(
+    purse_key: Any, active_card: Card
+) -> None:
+    key = StoredKey.objects.get()
+    event = AuditEvent.objects.filter(action="card.issue").get()
+    entry = active_card.postings.get().entries.order_by("-amount").first()
+    assert entry is not None
+
+    assert str(key) == "purse v1"
+    assert bytes(key.wrapped).hex() not in str(key)
+    assert "card.issue" in str(event) and active_card.card_no in str(event)
+    assert str(entry).endswith("deposits_held +2000")  # the deposit, credit-positive

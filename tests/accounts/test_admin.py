@@ -166,7 +166,7 @@ def test_a_refused_operation_shows_a_message_not_a_server_error(desk, clerk):
     response = desk.post(op_url(card, "unlock"), follow=True)
 
     assert response.status_code == 200
-    assert any("cannot become" in m for m in shown_messages(response))
+    assert any("cannot be unlocked" in m for m in shown_messages(response))
     card.refresh_from_db()
     assert card.status == CardStatus.ACTIVE
 
@@ -193,7 +193,7 @@ def test_clerk_reports_several_cards_lost_from_the_list(desk, clerk):
     assert response.status_code == 302
     assert {c.status for c in Card.objects.filter(pk__in=[c.pk for c in cards])} == {"lost"}
     texts = shown_messages(response)
-    assert any("1 cards reported lost" in t for t in texts)
+    assert any("1 card reported lost" in t for t in texts)
     assert any(cards[1].card_no in t for t in texts)  # the one already lost is named
 
 

@@ -624,7 +624,7 @@ def test_an_action_that_does_not_fit_the_status_changes_nothing(
         perform(action, card, clerk)
 
     assert exc.value.code == "invalid_status" and exc.value.status == 409
-    assert exc.value.extra == {"status": status}
+    assert exc.value.extra["status"] == status
     assert world() == before
 
 

@@ -74,7 +74,6 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN_NAMES = ("伟", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明",
                "超", "秀英", "华", "平", "刚", "桂英", "丽", "强", "芳", "婷", "鹏", "雪",
                "浩然", "晨", "宇轩", "欣怡", "子涵", "思远", "佳琪")
-URLS = ("http://127.0.0.1:8000/admin/", "http://127.0.0.1:8000/api/docs/")
 
 
 def staff_password(role: str) -> str:
@@ -256,8 +255,9 @@ class Command(BaseCommand):
         holders = Cardholder.objects.filter(number__in=PORTAL_HOLDERS).order_by("number")
         self._table([(_("number"), pgettext("person", "name"), _("password")),
                      *[(h.number, h.name, HOLDER_PASSWORD) for h in holders]])
-        self.stdout.write("\n" + _("Console: %(url)s") % {"url": URLS[0]}
-                          + "\n" + _("API docs: %(url)s") % {"url": URLS[1]})
+        base = f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"  # make demo passes PORT
+        self.stdout.write("\n" + _("Console: %(url)s") % {"url": f"{base}/admin/"}
+                          + "\n" + _("API docs: %(url)s") % {"url": f"{base}/api/docs/"})
 
     def _table(self, rows: Sequence[Sequence[str]]) -> None:
         widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
