@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -112,12 +113,14 @@ def _net_legs(legs: Iterable[Leg]) -> dict[int | str, int]:
     return {acc: amt for acc, amt in net.items() if amt != 0}
 
 
-def _lock_accounts(keys: Iterable[int | str], by: Any) -> dict[int | str, LedgerAccount]:
+def accounts_lock(keys: Iterable[int | str], by: Any = None) -> dict[int | str, LedgerAccount]:
     """Lock the accounts in id order (the global lock order) in one query, creating a
-    clerk's drawer or a system account named by code on first use."""
-    keys = list(keys)
+    clerk's drawer, a merchant's payable, a terminal's cash box or a system account
+    named by code on first use. The answer maps both ids and codes to rows."""
+    keys = list(dict.fromkeys(keys))
     ids = [k for k in keys if isinstance(k, int)]
     codes = [k for k in keys if isinstance(k, str)]
+    missing: list[int | str] = []
     for attempt in range(2):
         rows = list(
             LedgerAccount.objects.select_for_update()
@@ -136,11 +139,35 @@ def _lock_accounts(keys: Iterable[int | str], by: Any) -> dict[int | str, Ledger
 
 
 def _create_by_code(key: int | str, by: Any) -> None:
+    if not isinstance(key, str):
+        return
     singletons = {code: kind for kind, code in SINGLETON_ACCOUNTS.items()}
+    prefix, _sep, rest = key.partition(":")
     if key in singletons:
-        account_singleton(singletons[str(key)])
-    elif isinstance(key, str) and key == code_cash_drawer(by):
+        account_singleton(singletons[key])
+    elif by is not None and key == code_cash_drawer(by):
         account_cash_drawer(by)
+    elif prefix == "merchant_payable":
+        merchant = Merchant.objects.filter(code=rest).first()
+        if merchant is not None:
+            account_merchant_payable(merchant)
+    elif prefix == AccountKind.TERMINAL_CASH and rest:
+        LedgerAccount.objects.get_or_create(
+            code=key,
+            defaults={"kind": AccountKind.TERMINAL_CASH,
+                      "name": f"{AccountKind.TERMINAL_CASH.label} {rest}"},
+        )
+
+
+@dataclass
+class PostingSpec:
+    """One posting to write: legs name accounts by row, id or code."""
+
+    key: str
+    kind: str
+    legs: Sequence[Leg]
+    card_id: int | None = None
+    memo: str = ""
 
 
 def posting_create(
@@ -156,36 +183,59 @@ def posting_create(
 
     Callers are inside a transaction (every service is). No savepoint of its own: a
     caller that wants to go on after a refusal wraps the call in `transaction.atomic()`."""
+    spec = PostingSpec(key=key, kind=kind, legs=legs, card_id=card.pk if card else None,
+                       memo=memo)
     net = _net_legs(legs)
-    if sum(net.values()) != 0 or len(net) < 2:
+    if sum(net.values()) != 0 or len(net) < 2:  # a caller's bug: refuse before any query
         raise UnbalancedPosting(f"posting {key!r} does not balance: {net}")
     with transaction.atomic(savepoint=False):
-        locked = _lock_accounts(net, by)
-        by_id = {locked[k].pk: amount for k, amount in net.items()}
-        if len(by_id) != len(net):
-            raise UnbalancedPosting(f"posting {key!r} names one account twice")
-        for account_id in sorted(by_id):
-            _check_bounds(locked[account_id], by_id[account_id])
-        posting = Posting(
-            idempotency_key=key,
-            kind=kind,
-            memo=memo[:255],
-            card=card,
-            created_by=by if getattr(by, "pk", None) else None,
-            created_at=timezone.now(),
-        )
-        _write(posting, by_id)
+        locked = accounts_lock(net, by)
+        [posting_id] = postings_write([spec], locked, by=by)
+    posting = Posting(
+        pk=posting_id, idempotency_key=key, kind=kind, memo=memo[:255], card=card,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
+    posting._state.adding = False
+    posting._state.db = connection.alias
     return posting
 
 
-def _check_bounds(account: LedgerAccount, delta: int) -> None:
+def postings_write(
+    specs: Sequence[PostingSpec], locked: dict[int | str, LedgerAccount], *, by: Any = None
+) -> list[int]:
+    """Write many postings at once over accounts already locked by `accounts_lock`.
+
+    Each posting must balance, and each purse must stay within its bounds after every
+    posting in order (the running balances are checked here, the final ones again by
+    PostgreSQL). On PostgreSQL all postings, entries and balance changes are one
+    statement. Returns the posting ids in order."""
+    rows: list[tuple[PostingSpec, dict[int, int]]] = []
+    running = {a.pk: a.balance for a in locked.values()}
+    for spec in specs:
+        net = _net_legs(spec.legs)
+        if sum(net.values()) != 0 or len(net) < 2:
+            raise UnbalancedPosting(f"posting {spec.key!r} does not balance: {net}")
+        by_id: dict[int, int] = defaultdict(int)
+        for account_key, amount in net.items():
+            by_id[locked[account_key].pk] += amount
+        for account_id in sorted(by_id):
+            _check_bounds(locked[account_id], running[account_id], by_id[account_id])
+            running[account_id] += by_id[account_id]
+        rows.append((spec, dict(by_id)))
+    created_by = by.pk if getattr(by, "pk", None) else None
+    if connection.vendor == "postgresql":
+        return _write_postgresql(rows, created_by)
+    return _write_portable(rows, created_by)
+
+
+def _check_bounds(account: LedgerAccount, balance: int, delta: int) -> None:
     if account.kind not in PURSE_KINDS:
         return
-    after = account.balance + delta
+    after = balance + delta
     if after < 0:
         raise InsufficientFunds(
             _("Account %(code)s holds %(balance)d fen; %(need)d needed.")
-            % {"code": account.code, "balance": account.balance, "need": -delta}
+            % {"code": account.code, "balance": balance, "need": -delta}
         )
     limit = account.max_balance if account.max_balance is not None else settings.ONECARD_MAX_BALANCE
     limit = min(limit, settings.ONECARD_MAX_BALANCE)
@@ -197,49 +247,64 @@ def _check_bounds(account: LedgerAccount, delta: int) -> None:
         )
 
 
-def _write(posting: Posting, by_id: dict[int, int]) -> None:
-    """Posting, entries and balance changes: one statement on PostgreSQL."""
-    ids, amounts = zip(*sorted(by_id.items()), strict=True)
-    if connection.vendor != "postgresql":
-        posting.save(force_insert=True)
-        Entry.objects.bulk_create(
-            [
-                Entry(posting=posting, account_id=a, amount=d)
-                for a, d in zip(ids, amounts, strict=True)
-            ]
-        )
-        for account_id, delta in zip(ids, amounts, strict=True):
-            LedgerAccount.objects.filter(pk=account_id).update(balance=F("balance") + delta)
-        return
+def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
+                      created_by: int | None) -> list[int]:
+    now = timezone.now()
+    keys = [spec.key for spec, _net in rows]
+    entry_keys, entry_accounts, entry_amounts = [], [], []
+    totals: dict[int, int] = defaultdict(int)
+    for spec, net in rows:
+        for account_id, amount in sorted(net.items()):
+            entry_keys.append(spec.key)
+            entry_accounts.append(account_id)
+            entry_amounts.append(amount)
+            totals[account_id] += amount
+    changed = sorted((a, d) for a, d in totals.items() if d)
     with connection.cursor() as cur:
         cur.execute(
             """
             WITH p AS (
                 INSERT INTO accounts_posting
                     (idempotency_key, kind, memo, card_id, created_by_id, created_at)
-                VALUES (%s, %s, %s, %s, %s, %s) RETURNING id
+                SELECT k, kind, memo, card, %s, %s
+                FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])
+                    AS v(k, kind, memo, card)
+                RETURNING id, idempotency_key
             ), e AS (
                 INSERT INTO accounts_entry (posting_id, account_id, amount)
-                SELECT p.id, v.a, v.d FROM p, unnest(%s::bigint[], %s::bigint[]) AS v(a, d)
+                SELECT p.id, v.a, v.d
+                FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS v(k, a, d)
+                JOIN p ON p.idempotency_key = v.k
             ), u AS (
                 UPDATE accounts_ledgeraccount l SET balance = l.balance + v.d
                 FROM unnest(%s::bigint[], %s::bigint[]) AS v(a, d) WHERE l.id = v.a
             )
-            SELECT id FROM p
+            SELECT id, idempotency_key FROM p
             """,
             [
-                posting.idempotency_key,
-                posting.kind,
-                posting.memo,
-                posting.card_id,
-                posting.created_by_id,
-                posting.created_at,
-                list(ids),
-                list(amounts),
-                list(ids),
-                list(amounts),
+                created_by, now, keys, [spec.kind for spec, _n in rows],
+                [spec.memo[:255] for spec, _n in rows], [spec.card_id for spec, _n in rows],
+                entry_keys, entry_accounts, entry_amounts,
+                [a for a, _d in changed], [d for _a, d in changed],
             ],
         )
-        posting.pk = cur.fetchone()[0]
-    posting._state.adding = False
-    posting._state.db = connection.alias
+        ids = dict((k, i) for i, k in cur.fetchall())
+    return [ids[k] for k in keys]
+
+
+def _write_portable(rows: list[tuple[PostingSpec, dict[int, int]]],
+                    created_by: int | None) -> list[int]:
+    """The same writes through the ORM, for the SQLite demo."""
+    ids = []
+    for spec, net in rows:
+        posting = Posting.objects.create(
+            idempotency_key=spec.key, kind=spec.kind, memo=spec.memo[:255],
+            card_id=spec.card_id, created_by_id=created_by,
+        )
+        Entry.objects.bulk_create(
+            [Entry(posting=posting, account_id=a, amount=d) for a, d in sorted(net.items())]
+        )
+        for account_id, delta in net.items():
+            LedgerAccount.objects.filter(pk=account_id).update(balance=F("balance") + delta)
+        ids.append(posting.pk)
+    return ids
