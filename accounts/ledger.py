@@ -1,7 +1,8 @@
 """The posting primitive: the only code that moves money.
 
-Lock order, used by every caller in every app: cards (by id) -> pending loads ->
-ledger accounts (by id) -> the blacklist counter. Entries are checked here and again
+Lock order, used by every caller in every app: terminal -> cards (by id) -> pending
+loads -> ledger accounts (holder purses by id, then the others by id) -> the
+blacklist counter. Entries are checked here and again
 by PostgreSQL (deferred constraint trigger: each posting sums to zero; check
 constraints: purses within 0..max_balance).
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -113,8 +114,14 @@ def _net_legs(legs: Iterable[Leg]) -> dict[int | str, int]:
     return {acc: amt for acc, amt in net.items() if amt != 0}
 
 
+# The global lock order of ledger accounts: holder purses first, then every other
+# account, each group by id. Terminal batches lock purses, decide, then lock the
+# merchant payables, cash boxes and suspense they need: the same order.
+PURSES_FIRST = Case(When(kind__in=PURSE_KINDS, then=Value(0)), default=Value(1))
+
+
 def accounts_lock(keys: Iterable[int | str], by: Any = None) -> dict[int | str, LedgerAccount]:
-    """Lock the accounts in id order (the global lock order) in one query, creating a
+    """Lock the accounts in the global lock order in one query, creating a
     clerk's drawer, a merchant's payable, a terminal's cash box or a system account
     named by code on first use. The answer maps both ids and codes to rows."""
     keys = list(dict.fromkeys(keys))
@@ -125,7 +132,7 @@ def accounts_lock(keys: Iterable[int | str], by: Any = None) -> dict[int | str, 
         rows = list(
             LedgerAccount.objects.select_for_update()
             .filter(Q(pk__in=ids) | Q(code__in=codes))
-            .order_by("pk")
+            .order_by(PURSES_FIRST, "pk")
         )
         found: dict[int | str, LedgerAccount] = {a.pk: a for a in rows}
         found.update({a.code: a for a in rows})

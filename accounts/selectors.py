@@ -51,6 +51,13 @@ def card_get(card_no: str, *, cardholder: Cardholder | None = None) -> Card:
     return card
 
 
+def cards_by_number(card_nos: set[str]) -> dict[str, Card]:
+    """Cards by number in one query (terminal records name cards by card_no)."""
+    if not card_nos:
+        return {}
+    return {c.card_no: c for c in Card.objects.filter(card_no__in=card_nos)}
+
+
 def card_live_for(cardholder: Cardholder) -> Card | None:
     return cardholder.cards.filter(status__in=LIVE_STATUSES).first()
 

@@ -899,3 +899,135 @@ def subsidy_batch_create(
         channel=channel,
     )
     return SubsidyResult(batch=batch, created=True)
+
+
+# --- Terminal records: money that already moved on a card ---------------------------
+
+
+@dataclass
+class CardMovement:
+    """An accepted purse record, as the terminals app hands it over."""
+
+    key: str  # the posting's idempotency key, e.g. "record:POS-0001:42"
+    card_id: int
+    type: str  # "purchase" or "load"
+    purse: str
+    amount: int
+    card_seq: int
+    load_id: str = ""  # a pending load written to the card
+    # purchases: the merchant payable; cash loads: the terminal's cash box
+    counter_account: str = ""
+
+
+@dataclass
+class MovementOutcome:
+    ok: bool
+    reason: str = ""
+    detail: str = ""
+    posting_id: int | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def _load_refusal(
+    load: PendingLoad | None, m: CardMovement, seen: set[str]
+) -> MovementOutcome | None:
+    if load is None or load.card_id != m.card_id:
+        return MovementOutcome(False, "unknown_load", f"no pending load {m.load_id} for this card")
+    if load.status == LoadStatus.COMPLETED or m.load_id in seen:
+        return MovementOutcome(False, "load_already_completed")
+    if load.status != LoadStatus.PENDING:
+        return MovementOutcome(False, "unknown_load", f"load {m.load_id} is {load.status}")
+    if (load.purse, load.amount) != (m.purse, m.amount):
+        return MovementOutcome(
+            False, "invalid",
+            f"load {m.load_id} is {load.amount} fen to {load.purse}, "
+            f"the record says {m.amount} to {m.purse}",
+        )
+    return None
+
+
+def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementOutcome]:
+    """Apply accepted purse records to cards, pending loads and the ledger, in order.
+
+    The money already moved on the card, so nothing here refuses a purchase: a purse
+    that the ledger says cannot cover it (records out of order, a cash load not yet
+    uploaded) is debited to zero and the rest goes to suspense, flagged for
+    reconciliation; likewise a cash load above the purse maximum. Locks: cards by id,
+    loads, holder purses, then the counter accounts (the global order). The caller
+    holds the transaction."""
+    if not movements:
+        return []
+    cards = {c.pk: c for c in Card.objects.select_for_update(of=("self",))
+             .select_related("cardholder").filter(pk__in={m.card_id for m in movements})
+             .order_by("pk")}
+    load_ids = {m.load_id for m in movements if m.load_id}
+    loads = {ld.load_id: ld for ld in PendingLoad.objects.select_for_update()
+             .filter(load_id__in=load_ids).order_by("pk")} if load_ids else {}
+
+    def purse_code(m: CardMovement) -> str:
+        return _purse_code(cards[m.card_id].cardholder, m.purse)
+
+    moving = [m for m in movements if not m.load_id]
+    purses = ledger.accounts_lock({purse_code(m) for m in moving})
+    running = {code: acc.balance for code, acc in purses.items() if isinstance(code, str)}
+    outcomes: list[MovementOutcome] = []
+    specs: list[ledger.PostingSpec] = []
+    spec_outcome: list[MovementOutcome] = []
+    seen_loads: set[str] = set()
+    touched_loads: list[PendingLoad] = []
+    for m in movements:
+        card = cards[m.card_id]
+        if m.load_id:
+            refusal = _load_refusal(loads.get(m.load_id), m, seen_loads)
+            if refusal:
+                outcomes.append(refusal)
+                continue
+            load = loads[m.load_id]
+            load.status, load.closed_at = LoadStatus.COMPLETED, _now()
+            seen_loads.add(m.load_id)
+            touched_loads.append(load)
+            outcome = MovementOutcome(True)
+        else:
+            code = purse_code(m)
+            legs, flags = _movement_legs(m, code, running[code], purses[code].max_balance)
+            running[code] += sum(amount for acc, amount in legs if acc == code)
+            specs.append(ledger.PostingSpec(key=m.key, kind=f"record_{m.type}", legs=legs,
+                                            card_id=card.pk, memo=m.key))
+            outcome = MovementOutcome(True, flags=flags)
+            spec_outcome.append(outcome)
+        sign = -1 if m.type == "purchase" else 1
+        setattr(card, f"card_{m.purse}", card.card_balance(m.purse) + sign * m.amount)
+        card.card_seq = max(card.card_seq, m.card_seq)
+        if card.blacklisted:
+            outcome.flags.append("blacklisted_card")
+        outcomes.append(outcome)
+    if specs:
+        counters = {str(acc) for spec in specs for acc, _amount in spec.legs if acc not in purses}
+        locked = {**purses, **ledger.accounts_lock(counters)}
+        for outcome, posting_id in zip(spec_outcome, ledger.postings_write(specs, locked),
+                                       strict=True):
+            outcome.posting_id = posting_id
+    Card.objects.bulk_update(list(cards.values()), ["card_main", "card_subsidy", "card_seq"])
+    if touched_loads:
+        PendingLoad.objects.bulk_update(touched_loads, ["status", "closed_at"])
+    return outcomes
+
+
+SUSPENSE = ledger.SINGLETON_ACCOUNTS[AccountKind.SUSPENSE]
+
+
+def _movement_legs(m: CardMovement, purse: str, balance: int,
+                   max_balance: int | None) -> tuple[list[ledger.Leg], list[str]]:
+    if m.type == "purchase":
+        covered = min(m.amount, max(balance, 0))
+        legs: list[ledger.Leg] = [(purse, -covered), (m.counter_account, m.amount)]
+        if covered < m.amount:
+            return [*legs, (SUSPENSE, covered - m.amount)], ["purse_shortfall"]
+        return legs, []
+    limit = min(max_balance or settings.ONECARD_MAX_BALANCE, settings.ONECARD_MAX_BALANCE)
+    room = max(limit - balance, 0)
+    credited = min(m.amount, room)
+    legs = [(m.counter_account, -m.amount), (purse, credited)]
+    if credited < m.amount:
+        return [*legs, (SUSPENSE, m.amount - credited)], ["purse_overflow"]
+    return legs, []

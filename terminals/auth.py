@@ -4,6 +4,7 @@ terminal gets 403 terminal_disabled."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import random
 import re
@@ -132,16 +133,16 @@ def _nonce_fresh(terminal: Terminal, nonce: str) -> bool:
     check hold across every server process."""
     now = timezone.now()
     with connection.cursor() as cur:
-        if random.randrange(_PURGE_EVERY) == 0:  # noqa: S311 - scheduling, not security
+        if random.randrange(_PURGE_EVERY) == 0:
             cur.execute(
                 "DELETE FROM terminals_nonce WHERE at < %s",
-                [now - timezone.timedelta(seconds=NONCE_WINDOW_S)],
+                [now - dt.timedelta(seconds=NONCE_WINDOW_S)],
             )
         cur.execute(
             "INSERT INTO terminals_nonce (terminal_id, nonce, at) VALUES (%s, %s, %s) "
             "ON CONFLICT (terminal_id, nonce) DO UPDATE SET at = EXCLUDED.at "
             "WHERE terminals_nonce.at < %s RETURNING id",
-            [terminal.pk, nonce, now, now - timezone.timedelta(seconds=NONCE_WINDOW_S)],
+            [terminal.pk, nonce, now, now - dt.timedelta(seconds=NONCE_WINDOW_S)],
         )
         return cur.fetchone() is not None
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts import crypto
@@ -106,3 +107,39 @@ def terminal_secret(terminal: Terminal) -> bytes:
         )
     except InvalidTag as exc:
         raise KeysUnavailable(_("The configured KEK does not open the terminal secrets.")) from exc
+
+
+HEARTBEAT_INTS = ("blacklist_version", "access_list_version", "config_version", "last_seq",
+                  "queued_records")
+
+
+def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Terminal:
+    """Record what the terminal says of itself: when it last spoke, which list versions
+    it has applied (reconciliation judges blacklisted purchases by it), its queue and
+    faults."""
+    for name in HEARTBEAT_INTS:
+        value = report.get(name, 0)
+        if type(value) is not int or not 0 <= value <= 2**53:
+            raise InvalidRequest(_("%(f)s must be a whole number.") % {"f": name}, field=name)
+    faults = report.get("faults", [])
+    if not isinstance(faults, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("code"), str) for f in faults
+    ):
+        raise InvalidRequest(_('faults must be a list of {"code", "message"}.'), field="faults")
+    now = timezone.now()
+    Terminal.objects.filter(pk=terminal.pk).update(
+        last_seen=now,
+        blacklist_version=report.get("blacklist_version", 0),
+        access_list_version=report.get("access_list_version", 0),
+        reported_last_seq=report.get("last_seq", 0),
+        queued_records=report.get("queued_records", 0),
+        faults=[{"code": f["code"][:64], "message": str(f.get("message", ""))[:255]}
+                for f in faults[:32]],
+    )
+    terminal.refresh_from_db()
+    return terminal
+
+
+def terminal_touch(terminal: Terminal) -> None:
+    """Any authenticated request shows the terminal is alive."""
+    Terminal.objects.filter(pk=terminal.pk).update(last_seen=timezone.now())

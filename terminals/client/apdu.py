@@ -166,9 +166,7 @@ def transact(
     if kind not in KINDS or purse not in PURSES:
         raise ValueError("kind is purchase or load; purse is main or subsidy")
     data = struct.pack(">III", amount, ts, terminal_seq) + lv(terminal_id)
-    return Command(
-        CLA_PROPRIETARY, INS_TRANSACT, KIND_P1[kind], PURSE_P2[purse], data=data, le=0
-    )
+    return Command(CLA_PROPRIETARY, INS_TRANSACT, KIND_P1[kind], PURSE_P2[purse], data=data, le=0)
 
 
 # --- Answers ---------------------------------------------------------------------------

@@ -73,9 +73,7 @@ def canonical_request(
     method: str, path_with_query: str, timestamp: int, nonce: str, body: bytes
 ) -> str:
     """The five lines of §2, joined by newlines, without a trailing newline."""
-    return "\n".join(
-        [method.upper(), path_with_query, str(timestamp), nonce, body_digest(body)]
-    )
+    return "\n".join([method.upper(), path_with_query, str(timestamp), nonce, body_digest(body)])
 
 
 def sign_request(
@@ -83,7 +81,9 @@ def sign_request(
 ) -> str:
     """Lowercase hex HMAC-SHA256 of the canonical request; the key is the decoded secret."""
     canonical = canonical_request(method, path_with_query, timestamp, nonce, body)
-    return hmac.new(bytes.fromhex(secret_hex), canonical.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.new(
+        bytes.fromhex(secret_hex), canonical.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
 
 
 def new_nonce() -> str:
