@@ -20,11 +20,11 @@ class SignedTerminal:
         self.client, self.terminal_id, self.secret = client, terminal_id, secret_hex
         self.clock_offset = 0
 
-    def headers(self, method: str, path: str, body: bytes, **overrides: Any) -> dict[str, str]:
+    def headers(self, method: str, path: str, body: bytes, **overrides: Any) -> dict[str, Any]:
         ts = str(overrides.pop("timestamp", int(time.time()) + self.clock_offset))
         nonce = overrides.pop("nonce", secrets.token_hex(16))
         signature = crypto.sign_request(self.secret, method, path, ts, nonce, body)
-        h = {"HTTP_X_TERMINAL_ID": self.terminal_id, "HTTP_X_TIMESTAMP": ts,
+        h: dict[str, Any] = {"HTTP_X_TERMINAL_ID": self.terminal_id, "HTTP_X_TIMESTAMP": ts,
              "HTTP_X_NONCE": nonce, "HTTP_X_SIGNATURE": signature}
         h.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in overrides.items()})
         return h
