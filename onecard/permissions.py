@@ -19,6 +19,7 @@ class Area(enum.StrEnum):
     PERSONALIZATION = "personalization"
     SUBSIDIES = "subsidies"
     MERCHANTS = "merchants"
+    TERMINALS = "terminals"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ ROLE_MATRIX: dict[Area, AreaAccess] = {
     Area.PERSONALIZATION: AreaAccess(frozenset({Role.CARD_OFFICE}), auditor_reads=False),
     Area.SUBSIDIES: AreaAccess(frozenset({Role.CARD_OFFICE, Role.FINANCE})),
     Area.MERCHANTS: AreaAccess(frozenset({Role.FINANCE})),
+    Area.TERMINALS: AreaAccess(frozenset()),  # admin only; the auditor reads
 }
 
 

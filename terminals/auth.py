@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -168,3 +169,19 @@ class TerminalSignatureAuthentication(BaseAuthentication):
 
 
 __all__ = ["Nonce", "TerminalSignatureAuthentication", "terminal_authenticate"]
+
+
+class TerminalSignatureScheme(OpenApiAuthenticationExtension):
+    """Describes the signed-request scheme in the OpenAPI schema."""
+
+    target_class = TerminalSignatureAuthentication
+    name = "TerminalSignature"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey", "in": "header", "name": "X-Signature",
+            "description": (
+                "HMAC-SHA256 of the canonical request (terminal-protocol.md §2) with the "
+                "headers X-Terminal-Id, X-Timestamp and X-Nonce."
+            ),
+        }

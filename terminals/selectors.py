@@ -50,3 +50,38 @@ def terminal_may_load(terminal: Terminal) -> bool:
     if terminal.kind in ("kiosk", "issuer"):
         return True
     return terminal.kind == "pos" and bool(terminal_config(terminal)["params"].get("collect_loads"))  # type: ignore[attr-defined]
+
+
+HEARTBEAT_DEFAULT_S = 60
+MISSED_HEARTBEATS_OFFLINE = 3
+
+
+def terminal_status(terminal: Terminal, now: float | None = None) -> str:
+    """online, offline (3 missed heartbeats), or the registry status when not active."""
+    if terminal.status != "active":
+        return str(terminal.status)
+    interval = (terminal.params or {}).get("heartbeat_s", HEARTBEAT_DEFAULT_S)
+    if terminal.last_seen is None:
+        return "offline"
+    age = (now if now is not None else time.time()) - terminal.last_seen.timestamp()
+    return "online" if age <= MISSED_HEARTBEATS_OFFLINE * interval else "offline"
+
+
+def terminal_overview(terminal: Terminal) -> dict[str, object]:
+    return {
+        "terminal_id": terminal.terminal_id,
+        "kind": terminal.kind,
+        "name": terminal.name,
+        "merchant": terminal.merchant.code if terminal.merchant else None,
+        "doors": terminal.doors,
+        "status": terminal_status(terminal),
+        "last_seen": terminal.last_seen.isoformat() if terminal.last_seen else None,
+        "blacklist_version": terminal.blacklist_version,
+        "access_list_version": terminal.access_list_version,
+        "last_seq": terminal.contiguous_seq,
+        "reported_last_seq": terminal.reported_last_seq,
+        "queued_records": terminal.queued_records,
+        "faults": terminal.faults,
+        "config_version": terminal.config_version,
+        "params": terminal.params,
+    }

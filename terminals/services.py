@@ -18,7 +18,7 @@ from accounts.keys import kek_get
 from accounts.models import Merchant
 from accounts.services import merchant_create
 from onecard.errors import InvalidRequest, KeysUnavailable
-from terminals.models import TERMINAL_ID_PREFIX, Terminal, TerminalKind
+from terminals.models import TERMINAL_ID_PREFIX, Terminal, TerminalKind, TerminalStatus
 
 SECRET_BYTES = 32
 MAX_DOORS = 64
@@ -143,3 +143,86 @@ def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Termina
 def terminal_touch(terminal: Terminal) -> None:
     """Any authenticated request shows the terminal is alive."""
     Terminal.objects.filter(pk=terminal.pk).update(last_seen=timezone.now())
+
+
+def _set_status(*, terminal: Terminal, status: str, by: Any, reason: str, action: str,
+                channel: str) -> Terminal:
+    with transaction.atomic():
+        locked = Terminal.objects.select_for_update().get(pk=terminal.pk)
+        before = locked.status
+        locked.status = status
+        locked.save(update_fields=["status"])
+        audit_record(action=f"terminal.{action}", actor=by, subject=locked,
+                     subject_id=locked.terminal_id, before={"status": before},
+                     after={"status": status, "reason": reason}, channel=channel)
+    return locked
+
+
+def terminal_disable(*, terminal: Terminal, by: Any, reason: str = "",
+                     channel: str = "api") -> Terminal:
+    """A disabled terminal's requests get 403 terminal_disabled from now on."""
+    return _set_status(terminal=terminal, status=TerminalStatus.DISABLED, by=by, reason=reason,
+                       action="disable", channel=channel)
+
+
+def terminal_enable(*, terminal: Terminal, by: Any, reason: str = "",
+                    channel: str = "api") -> Terminal:
+    return _set_status(terminal=terminal, status=TerminalStatus.ACTIVE, by=by, reason=reason,
+                       action="enable", channel=channel)
+
+
+@transaction.atomic
+def terminal_rotate_secret(*, terminal: Terminal, by: Any, channel: str = "api") -> str:
+    """A new secret, handed out once; the old one stops working at once."""
+    kek = kek_get()
+    locked = Terminal.objects.select_for_update().get(pk=terminal.pk)
+    secret = secrets.token_bytes(SECRET_BYTES)
+    locked.secret_wrapped = crypto.wrap_key(kek, secret, aad=_secret_aad(locked.terminal_id))
+    locked.kek_id = crypto.kek_id(kek)
+    locked.save(update_fields=["secret_wrapped", "kek_id"])
+    audit_record(action="terminal.rotate_secret", actor=by, subject=locked,
+                 subject_id=locked.terminal_id, channel=channel)
+    return secret.hex()
+
+
+POS_MODES = ("free", "menu", "fixed")
+
+
+def _validate_params(kind: str, params: dict[str, Any]) -> None:
+    if kind != TerminalKind.POS:
+        return
+    mode = params.get("mode", "free")
+    if mode not in POS_MODES:
+        raise InvalidRequest(_("mode must be free, menu or fixed."), field="mode")
+    for name in ("max_amount", "fixed_amount"):
+        value = params.get(name)
+        if value is not None and (type(value) is not int or not 0 < value <= 1_000_000):
+            raise InvalidRequest(_("%(f)s must be a whole number of fen.") % {"f": name},
+                                 field=name)
+    if mode == "fixed" and "fixed_amount" not in params:
+        raise InvalidRequest(_("A fixed-amount POS needs fixed_amount."), field="fixed_amount")
+    menu = params.get("menu", [])
+    if not isinstance(menu, list) or not all(
+        isinstance(i, dict) and type(i.get("amount")) is int and i["amount"] > 0 for i in menu
+    ):
+        raise InvalidRequest(_("menu is a list of {key, name, amount}."), field="menu")
+    if "collect_loads" in params and not isinstance(params["collect_loads"], bool):
+        raise InvalidRequest(_("collect_loads is true or false."), field="collect_loads")
+
+
+@transaction.atomic
+def terminal_config_update(*, terminal: Terminal, params: dict[str, Any], by: Any,
+                           channel: str = "api") -> Terminal:
+    """Merge new parameters; `config_version` grows by one so terminals fetch them."""
+    locked = Terminal.objects.select_for_update().get(pk=terminal.pk)
+    merged = {**(locked.params or {}), **params}
+    _validate_params(locked.kind, merged)
+    before = locked.params
+    locked.params = merged
+    locked.config_version += 1
+    locked.save(update_fields=["params", "config_version"])
+    audit_record(action="terminal.config", actor=by, subject=locked, subject_id=locked.terminal_id,
+                 before={"params": before}, after={"params": merged,
+                                                    "config_version": locked.config_version},
+                 channel=channel)
+    return locked

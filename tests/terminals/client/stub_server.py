@@ -42,7 +42,7 @@ class StubState:
     config: dict[str, dict[str, Any]] = field(default_factory=dict)
     pending: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
-    fail_next: list[int | str] = field(default_factory=list)
+    fail_next: list[int | str | None] = field(default_factory=list)
     nonces: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
