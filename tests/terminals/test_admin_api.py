@@ -21,7 +21,7 @@ def staff_client(role: str) -> APIClient:
 
 
 @pytest.fixture
-def pos(clerk):  # noqa: ANN001, ANN201
+def pos(clerk):
     return terminal_register(kind="pos", name="Canteen 2, window 3", by=clerk, merchant_code="C2")
 
 
