@@ -30,6 +30,7 @@ from accounts.models import (
     Merchant,
     Posting,
 )
+from onecard.db import bulk_cursor
 from onecard.errors import BalanceLimitExceeded, InsufficientFunds
 
 # A leg names its account by row, by id, or by its unique code (cheapest: the lock
@@ -267,7 +268,7 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
             entry_amounts.append(amount)
             totals[account_id] += amount
     changed = sorted((a, d) for a, d in totals.items() if d)
-    with connection.cursor() as cur:
+    with bulk_cursor() as cur:
         cur.execute(
             """
             WITH p AS (

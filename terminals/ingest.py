@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +26,7 @@ from accounts import crypto
 from accounts.keys import purse_master_key
 from accounts.selectors import cards_by_number
 from accounts.services import CardMovement, card_movements_apply
+from onecard.db import bulk_cursor
 from onecard.errors import DomainError, KeyVersionUnknown
 from terminals.models import (
     QuarantinedRecord,
@@ -283,23 +284,54 @@ def _check_purse_records(terminal: Terminal,
     return movements
 
 
+def _int_or_none(value: Any) -> int | None:
+    return value if _is_int(value) else None
+
+
 def _store(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
-    rows = []
+    """Every new record, accepted or rejected, at its terminal_seq: one statement."""
+    if not fresh:
+        return
+    columns: dict[str, list[Any]] = {name: [] for name in (
+        "terminal_seq", "type", "status", "reason", "detail", "card_no", "card_id", "ts",
+        "card_seq", "purse", "amount", "balance_before", "load_id", "posting_id", "flags",
+        "content_hash", "raw")}
     for p in fresh:
         r = p.record
-        rows.append(TerminalRecord(
-            terminal=terminal, terminal_seq=r["terminal_seq"],
-            type=str(r.get("type"))[:16], status=p.status, reason=p.reason, detail=p.detail,
-            card_no=str(r.get("card_no") or "")[:32], card=p.card,
-            ts=r["ts"] if _is_int(r.get("ts")) else None,
-            card_seq=r["card_seq"] if _is_int(r.get("card_seq")) else None,
-            purse=str(r.get("purse") or "")[:16],
-            amount=r["amount"] if _is_int(r.get("amount")) else None,
-            balance_before=r["balance_before"] if _is_int(r.get("balance_before")) else None,
-            load_id=str(r.get("load_id") or "")[:40], posting_id=p.posting_id, flags=p.flags,
-            content_hash=p.hash, raw=r, received_at=received_at,
-        ))
-    TerminalRecord.objects.bulk_create(rows, batch_size=1000)
+        for name, value in (
+            ("terminal_seq", r["terminal_seq"]), ("type", str(r.get("type"))[:16]),
+            ("status", p.status), ("reason", p.reason), ("detail", p.detail),
+            ("card_no", str(r.get("card_no") or "")[:32]),
+            ("card_id", p.card.pk if p.card is not None else None),
+            ("ts", _int_or_none(r.get("ts"))), ("card_seq", _int_or_none(r.get("card_seq"))),
+            ("purse", str(r.get("purse") or "")[:16]), ("amount", _int_or_none(r.get("amount"))),
+            ("balance_before", _int_or_none(r.get("balance_before"))),
+            ("load_id", str(r.get("load_id") or "")[:40]), ("posting_id", p.posting_id),
+            ("flags", json.dumps(p.flags)), ("content_hash", p.hash),
+            ("raw", json.dumps(r, ensure_ascii=False)),
+        ):
+            columns[name].append(value)
+    if connection.vendor != "postgresql":
+        TerminalRecord.objects.bulk_create([
+            TerminalRecord(terminal=terminal, received_at=received_at, **{
+                k: (json.loads(v[i]) if k in ("flags", "raw") else v[i])
+                for k, v in columns.items()})
+            for i in range(len(fresh))
+        ])
+        return
+    types = {"terminal_seq": "bigint", "card_id": "bigint", "ts": "bigint", "card_seq": "bigint",
+             "amount": "bigint", "balance_before": "bigint", "posting_id": "bigint",
+             "flags": "jsonb", "raw": "jsonb"}
+    names = list(columns)
+    unnest = ", ".join(f"%s::{'text' if types.get(n) == 'jsonb' else types.get(n, 'text')}[]"
+                       for n in names)
+    select = ", ".join(f"v.{n}::jsonb" if types.get(n) == "jsonb" else f"v.{n}" for n in names)
+    with bulk_cursor() as cur:
+        cur.execute(
+            f"INSERT INTO terminals_terminalrecord (terminal_id, received_at, {', '.join(names)}) "
+            f"SELECT %s, %s, {select} FROM unnest({unnest}) AS v({', '.join(names)})",
+            [terminal.pk, received_at, *columns.values()],
+        )
 
 
 def _advance_contiguous(terminal: Terminal) -> int:

@@ -44,6 +44,10 @@ STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
                                    "entries": [{"cardholder": "S2026001", "amount": 1}]}),
     ("get", "/api/v1/merchants", None),
     ("post", "/api/v1/merchants", {"code": "M1", "name": "M", "fee_rate_bp": 0}),
+    ("get", "/api/v1/terminals", None),
+    ("post", "/api/v1/terminals/POS-9999/disable", {"reason": "r"}),
+    ("post", "/api/v1/terminals/POS-9999/rotate-secret", {}),
+    ("patch", "/api/v1/terminals/POS-9999/config", {"params": {}}),
 ]
 PORTAL_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("get", "/api/v1/me", None),
