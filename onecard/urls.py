@@ -7,7 +7,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/terminal/", include("terminals.api.urls")),
-    path("api/v1/terminals", include("terminals.api.admin_urls")),
+    path("", include("terminals.api.admin_urls")),
     path("api/v1/", include("accounts.api.urls")),
 ]
 

@@ -3,11 +3,13 @@ from django.urls import re_path
 from terminals.api import views
 
 urlpatterns = [
-    re_path(r"^records/?$", views.RecordsView.as_view(), name="terminal-records"),
-    re_path(r"^blacklist/?$", views.BlacklistView.as_view(), name="terminal-blacklist"),
-    re_path(r"^pending-loads/?$", views.PendingLoadsView.as_view(), name="terminal-pending-loads"),
-    re_path(r"^config/?$", views.ConfigView.as_view(), name="terminal-config"),
-    re_path(r"^heartbeat/?$", views.HeartbeatView.as_view(), name="terminal-heartbeat"),
-    re_path(r"^access-list/?$", views.AccessListView.as_view(), name="terminal-access-list"),
-    re_path(r"^access-check/?$", views.AccessCheckView.as_view(), name="terminal-access-check"),
+    re_path(r"^records(?:/)?$", views.RecordsView.as_view(), name="terminal-records"),
+    re_path(r"^blacklist(?:/)?$", views.BlacklistView.as_view(), name="terminal-blacklist"),
+    re_path(
+        r"^pending-loads(?:/)?$", views.PendingLoadsView.as_view(), name="terminal-pending-loads"
+    ),
+    re_path(r"^config(?:/)?$", views.ConfigView.as_view(), name="terminal-config"),
+    re_path(r"^heartbeat(?:/)?$", views.HeartbeatView.as_view(), name="terminal-heartbeat"),
+    re_path(r"^access-list(?:/)?$", views.AccessListView.as_view(), name="terminal-access-list"),
+    re_path(r"^access-check(?:/)?$", views.AccessCheckView.as_view(), name="terminal-access-check"),
 ]

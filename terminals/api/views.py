@@ -56,7 +56,7 @@ class RecordsView(TerminalView):
 
 def _since(request: Request) -> int:
     raw = request.query_params.get("since", "0")
-    if not raw.isdigit() or len(raw) > 15:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:  # "²".isdigit() too
         raise InvalidRequest(_("since must be a whole number."), field="since")
     return int(raw)
 
@@ -79,7 +79,7 @@ class PendingLoadsView(TerminalView):
         if not terminal_may_load(terminal):
             raise NotAllowedForKind()
         card_no = request.query_params.get("card_no", "")
-        if not card_no.isdigit() or not 8 <= len(card_no) <= 19:
+        if not (card_no.isascii() and card_no.isdigit()) or not 8 <= len(card_no) <= 19:
             raise InvalidRequest(_("card_no must be 8 to 19 digits."), field="card_no")
         card = card_get(card_no)
         loads = [{"load_id": ld.load_id, "purse": ld.purse, "amount": ld.amount}

@@ -112,6 +112,7 @@ class Terminal:
         self.on_batch = on_batch
         self.faults: list[dict[str, str]] = []
         self._announced_config_version: int | None = None
+        self._config: dict[str, Any] = dict(queue.get(CONFIG_KEY, {}))  # read on every sale
 
     @property
     def terminal_id(self) -> str:
@@ -123,7 +124,8 @@ class Terminal:
 
     @property
     def config(self) -> dict[str, Any]:
-        return dict(self.queue.get(CONFIG_KEY, {}))
+        """The last config fetched (kept in the queue, so it survives a restart)."""
+        return self._config
 
     @property
     def params(self) -> dict[str, Any]:
@@ -209,17 +211,19 @@ class Terminal:
     def refresh_config(self) -> dict[str, Any]:
         config = self.client.config()
         self.queue.put(CONFIG_KEY, config)
+        self._config = dict(config)
         self._announced_config_version = config.get("config_version")
         return config
 
     def heartbeat_fields(self) -> dict[str, Any]:
-        return {
+        fields = {
             "blacklist_version": self.queue.blacklist_version(),
             "config_version": self.config_version,
             "last_seq": self.queue.last_seq(),
             "queued_records": self.queue.count(),
             "faults": list(self.faults),
         }
+        return {name: value for name, value in fields.items() if value is not None}
 
     def send_heartbeat(self) -> dict[str, Any]:
         fields = self.heartbeat_fields()

@@ -65,6 +65,7 @@ def expected_signature(secret_hex: str, method: str, path: str, ts: str, nonce: 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in two writes
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         pass
@@ -199,7 +200,7 @@ class StubServer:
         self.state = StubState(secrets=secrets)
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.state = self.state
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:

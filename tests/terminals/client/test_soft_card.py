@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from terminals.client import apdu
-from terminals.client.apdu import SW, CardError, CardInfo, Command, TransactResult
+from terminals.client.apdu import CardError, CardInfo, Command, TransactResult
 from terminals.client.card import MAX_PURSE, ApduCard, SoftCard
 from terminals.client.protocol import compute_tac, derive_card_key
 
@@ -74,7 +74,12 @@ def test_personalise_is_once_only():
 
 @pytest.mark.parametrize(
     ("key_version", "key", "card_no"),
-    [(0, CARD_KEY, CARD_NO), (1, bytes(15), CARD_NO), (1, CARD_KEY, "2026"), (1, CARD_KEY, "x" * 8)],
+    [
+        (0, CARD_KEY, CARD_NO),
+        (1, bytes(15), CARD_NO),
+        (1, CARD_KEY, "2026"),
+        (1, CARD_KEY, "x" * 8),
+    ],
 )
 def test_personalise_refuses_malformed_data_with_6a80(key_version, key, card_no):
     card = SoftCard(UID)
@@ -333,7 +338,8 @@ def test_every_command_survives_an_encode_decode_round_trip(cla, ins, p1, p2, da
 @given(
     info=st.builds(
         CardInfo, st.booleans(), st.integers(0, 255), st.integers(0, 2**32 - 1),
-        st.integers(0, MAX_PURSE), st.integers(0, MAX_PURSE), st.from_regex(r"[0-9]{8,19}", fullmatch=True),
+        st.integers(0, MAX_PURSE), st.integers(0, MAX_PURSE),
+        st.from_regex(r"[0-9]{8,19}", fullmatch=True),
     ),
     result=st.builds(
         TransactResult, st.integers(1, 2**32 - 1), st.integers(0, MAX_PURSE),

@@ -12,6 +12,7 @@ import pytest
 
 from terminals.client.http import ProtocolError, TerminalClient, Unreachable
 from tests.terminals.client.stub_server import StubServer, expected_signature
+from tests.terminals.client.test_protocol_vectors import vectors
 
 SECRET = "aa" * 32
 TID = "POS-0001"
@@ -26,6 +27,12 @@ def server():
 @pytest.fixture
 def client(server):
     return TerminalClient(server.url, TID, SECRET, timeout=5)
+
+
+def test_the_servers_own_check_reproduces_the_published_signatures():
+    for v in vectors()["signatures"]:
+        assert expected_signature(v["secret"], v["method"], v["path"], str(v["timestamp"]),
+                                  v["nonce"], v["body"].encode()) == v["signature"]
 
 
 def test_every_request_carries_the_four_headers_and_a_valid_signature(server, client):

@@ -272,3 +272,25 @@ def test_a_blacklisted_card_gets_no_loads_either(server, kiosk):
     kiosk.sync()
     assert kiosk.claim_loads(card).refused is Refusal.BLACKLISTED
     assert card.card_seq == 0
+
+
+def test_a_pos_restarted_offline_keeps_its_numbers_blacklist_and_menu(server, pos, tmp_path):
+    server.state.blacklist_add("20260002")
+    server.state.config[POS] = {"config_version": 3, "params": {"mode": "fixed",
+                                                                "fixed_amount": 500}}
+    pos.sync()
+    pos.sell(make_card("20260001", main=2000), 500)
+    pos.queue.close()  # the power goes; the network is down when it comes back
+    server.state.fail_next = ["drop"] * 10
+
+    again = terminal(PosTerminal, server, tmp_path, POS)
+
+    assert again.mode == "fixed" and again.price() == 500
+    assert again.sell(make_card("20260002", main=2000), 500).refused is Refusal.BLACKLISTED
+    assert again.sell(make_card("20260003", main=2000), 500).record["terminal_seq"] == 2
+
+
+def test_a_heartbeat_before_any_config_leaves_config_version_out(server, kiosk):
+    kiosk.send_heartbeat()
+    assert "config_version" not in server.state.heartbeats[-1]
+    assert server.state.heartbeats[-1]["last_seq"] == 0
