@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -953,7 +954,9 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
     The money already moved on the card, so nothing here refuses a purchase: a purse
     that the ledger says cannot cover it (records out of order, a cash load not yet
     uploaded) is debited to zero and the rest goes to suspense, flagged for
-    reconciliation; likewise a cash load above the purse maximum. Locks: cards by id,
+    reconciliation; likewise a cash load above the purse maximum. A cash load that
+    arrives later first makes good what the purse was short of (back from suspense),
+    so the purse ends equal to the card again. Locks: cards by id,
     loads, holder purses, then the counter accounts (the global order). The caller
     holds the transaction."""
     if not movements:
@@ -971,6 +974,7 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
     moving = [m for m in movements if not m.load_id]
     purses = ledger.accounts_lock({purse_code(m) for m in moving})
     running = {code: acc.balance for code, acc in purses.items() if isinstance(code, str)}
+    short = _purses_short(cards, running, moving)
     outcomes: list[MovementOutcome] = []
     specs: list[ledger.PostingSpec] = []
     spec_outcome: list[MovementOutcome] = []
@@ -989,9 +993,13 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
             touched_loads.append(load)
             outcome = MovementOutcome(True)
         else:
-            code = purse_code(m)
-            legs, flags = _movement_legs(m, code, running[code], purses[code].max_balance)
-            running[code] += sum(amount for acc, amount in legs if acc == code)
+            code, key = purse_code(m), (m.card_id, m.purse)
+            legs, flags = _movement_legs(m, code, running[code], purses[code].max_balance,
+                                         short.get(key, 0))
+            delta = sum(amount for acc, amount in legs if acc == code)
+            running[code] += delta
+            if key in short:  # what the purse moved beyond the card's own change
+                short[key] += delta - (m.amount if m.type == "load" else -m.amount)
             specs.append(ledger.PostingSpec(key=m.key, kind=f"record_{m.type}", legs=legs,
                                             card_id=card.pk, memo=m.key))
             outcome = MovementOutcome(True, flags=flags)
@@ -1040,8 +1048,25 @@ def _loads_save_completed(loads: list[PendingLoad]) -> None:
 SUSPENSE = ledger.SINGLETON_ACCOUNTS[AccountKind.SUSPENSE]
 
 
-def _movement_legs(m: CardMovement, purse: str, balance: int,
-                   max_balance: int | None) -> tuple[list[ledger.Leg], list[str]]:
+def _purses_short(cards: dict[int, Card], running: dict[Any, int],
+                  moving: Sequence[CardMovement]) -> dict[tuple[int, str], int]:
+    """Per live card and purse taking a cash load: how much the holder's purse holds
+    above the card plus its pending loads, i.e. what earlier purchases went short of
+    (to suspense) because the cash load that paid for them had not arrived yet."""
+    keys = {(m.card_id, m.purse) for m in moving
+            if m.type == "load" and cards[m.card_id].is_live}
+    if not keys:
+        return {}
+    pending = {(c, p): int(t) for c, p, t in PendingLoad.objects.filter(
+        card_id__in={c for c, _p in keys}, status=LoadStatus.PENDING)
+        .values("card_id", "purse").annotate(t=Sum("amount"))
+        .values_list("card_id", "purse", "t")}
+    return {(c, p): running[_purse_code(cards[c].cardholder, p)] - cards[c].card_balance(p)
+            - pending.get((c, p), 0) for c, p in keys}
+
+
+def _movement_legs(m: CardMovement, purse: str, balance: int, max_balance: int | None,
+                   short: int = 0) -> tuple[list[ledger.Leg], list[str]]:
     if m.type == "purchase":
         covered = min(m.amount, max(balance, 0))
         legs: list[ledger.Leg] = [(purse, -covered), (m.counter_account, m.amount)]
@@ -1050,8 +1075,12 @@ def _movement_legs(m: CardMovement, purse: str, balance: int,
         return legs, []
     limit = min(max_balance or settings.ONECARD_MAX_BALANCE, settings.ONECARD_MAX_BALANCE)
     room = max(limit - balance, 0)
-    credited = min(m.amount, room)
+    made_good = min(m.amount, max(short, 0))
+    credited = min(m.amount - made_good, room)
     legs = [(m.counter_account, -m.amount), (purse, credited)]
+    flags = ["shortfall_made_good"] if made_good else []
+    if credited < m.amount - made_good:
+        flags.append("purse_overflow")
     if credited < m.amount:
-        return [*legs, (SUSPENSE, m.amount - credited)], ["purse_overflow"]
-    return legs, []
+        return [*legs, (SUSPENSE, m.amount - credited)], flags
+    return legs, flags

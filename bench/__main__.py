@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import platform
+import secrets
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import topups, yardstick
+from bench import ingest, topups, yardstick
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -51,10 +52,12 @@ class Section:
     run: Callable[[Context], Figures]
     rate: str | None = None  # the figure divided by the yardstick's tps
     goal: float | None = None  # the ratio to reach
+    required: float | None = None  # the ratio below which the section fails
 
 
 SECTIONS: list[Section] = [
     Section("top-ups", topups.run, rate="top_ups_per_s", goal=0.5),
+    Section("ingest", ingest.run, rate="records_per_s", goal=2.0, required=1.0),
 ]
 
 
@@ -91,7 +94,38 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="a fixed count of top-ups per thread instead of --seconds")
     p.add_argument("--cards", type=int, default=200, help="cards to spread top-ups over")
     p.add_argument("--profile", action="store_true",
-                   help="also profile single-threaded top-ups with cProfile and print the top")
+                   help="also profile single-threaded top-ups and in-process ingest batches "
+                        "with cProfile and print the top")
+    p.add_argument("--ingest-seconds", type=float, default=15.0,
+                   help="how long the ingest terminals upload (default 15)")
+    p.add_argument("--ingest-cards", type=int, default=2000,
+                   help="cardholders with cards for the ingest (default 2000)")
+    p.add_argument("--ingest-terminals", type=int, default=10,
+                   help="POS terminals uploading batches at once (default 10)")
+    p.add_argument("--ingest-batch", type=int, default=500,
+                   help="records per upload (default 500)")
+    p.add_argument("--ingest-batches", type=int, default=None,
+                   help="batches prepared per terminal (default: enough for the seconds)")
+    p.add_argument("--ingest-workers", type=int, default=4, help="gunicorn workers (default 4)")
+    p.add_argument("--ingest-conn-max-age", type=int, default=0,
+                   help="the server's CONN_MAX_AGE (default 0, as deployed: a connection "
+                        "per request)")
+    p.add_argument("--ingest-cards-mode", choices=["shared", "own"], default="shared",
+                   help="shared: every terminal sells to every card (default); own: each "
+                        "terminal has its own share of the cards")
+    p.add_argument("--ingest-gunicorn-args", default="",
+                   help="more gunicorn options, e.g. '--worker-class gthread --threads 4'")
+    p.add_argument("--ingest-no-analyze", action="store_true",
+                   help="skip ANALYZE after the ingest set-up (shows the plans a database "
+                        "without statistics gets)")
+    p.add_argument("--ingest-idle-singles", type=int, default=200,
+                   help="single-record uploads timed on the idle server first (default 200)")
+    p.add_argument("--ingest-profile-batches", type=int, default=10,
+                   help="batches timed phase by phase in-process (default 10)")
+    p.add_argument("--blacklist-cards", type=int, default=100_000,
+                   help="listed cards for the blacklist timings (default 100000)")
+    p.add_argument("--blacklist-requests", type=int, default=500,
+                   help="delta requests timed (default 500)")
     p.add_argument("--pgbench-seconds", type=int, default=15)
     p.add_argument("--pgbench-clients", type=int, default=4)
     p.add_argument("--pgbench-jobs", type=int, default=2)
@@ -119,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(args=args, server_url=server, database_url=database_url(server, BENCH_DB))
     chosen = [s for s in SECTIONS if not args.only or s.name in args.only]
     started = dt.datetime.now(dt.UTC)
+    # A fresh KEK for every run: the bench database is flushed, so no stored key outlives
+    # it; the ingest section hands it to its server through the environment.
+    os.environ["ONECARD_KEK"] = secrets.token_hex(32)
     setup_django(ctx)
 
     results: dict[str, Figures] = {}
@@ -142,16 +179,20 @@ def main(argv: list[str] | None = None) -> int:
             continue
         ratio = results[section.name][section.rate] / tps
         verdicts[section.name] = {"figure": section.rate, "ratio": round(ratio, 3),
-                                  "goal": section.goal,
-                                  "meets_goal": section.goal is None or ratio >= section.goal}
+                                  "goal": section.goal, "required": section.required,
+                                  "meets_goal": section.goal is None or ratio >= section.goal,
+                                  "meets_required": section.required is None
+                                  or ratio >= section.required}
         results[section.name][f"{section.rate} / pgbench_tps"] = round(ratio, 3)
 
     print_table(results)
     print()
     for name, v in verdicts.items():
         mark = "meets" if v["meets_goal"] else "BELOW"
+        required = "" if v["required"] is None else (
+            f"; {'meets' if v['meets_required'] else 'BELOW'} the required {v['required']}")
         print(f"{name}: {v['figure']} ÷ pgbench tps = {v['ratio']:.3f} "
-              f"({mark} the goal of {v['goal']})")
+              f"({mark} the goal of {v['goal']}{required})")
     for note in ctx.notes:
         print(f"note: {note}")
 

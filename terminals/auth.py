@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +22,7 @@ from rest_framework.request import Request
 
 from accounts import crypto
 from onecard.errors import DomainError
+from terminals.ingest import BatchTooLarge
 from terminals.models import Nonce, Terminal, TerminalStatus
 from terminals.services import terminal_secret
 
@@ -151,7 +153,10 @@ def _nonce_fresh(terminal: Terminal, nonce: str) -> bool:
 class TerminalSignatureAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[TerminalPrincipal, Terminal]:
         django_request = request._request
-        body = django_request.body
+        try:
+            body = django_request.body
+        except RequestDataTooBig as exc:  # above Django's own limit (2.5 MiB): still a 413
+            raise BatchTooLarge() from exc
         headers = django_request.headers
         terminal = terminal_authenticate(
             terminal_id=headers.get("X-Terminal-Id", ""),

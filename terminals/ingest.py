@@ -80,6 +80,9 @@ def parse_batch(body: bytes) -> list[dict[str, Any]]:
         data = json.loads(body)
     except (ValueError, RecursionError) as exc:
         raise InvalidBatch(_("The body is not JSON.")) from exc
+    if (b"\\u0000" in body or _SURROGATE.search(body)) and not _storable_whole(data):
+        raise InvalidBatch(_("The body holds text PostgreSQL cannot store (NUL or a lone "
+                             "surrogate)."))
     records = data.get("records") if isinstance(data, dict) else None
     if not isinstance(records, list) or not 1 <= len(records) <= MAX_RECORDS:
         raise InvalidBatch()
@@ -90,6 +93,31 @@ def parse_batch(body: bytes) -> list[dict[str, Any]]:
                 _("Record %(i)d has no terminal_seq (a whole number from 1).") % {"i": i}
             )
     return records
+
+
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _storable_whole(data: Any) -> bool:
+    try:
+        return _storable(data)
+    except RecursionError:  # nested deeper than we walk: not worth storing either
+        return False
+
+
+def _storable(value: Any) -> bool:
+    """No NUL and no unpaired surrogate in any text (jsonb and UTF-8 take neither)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v) for v in value)
+    return True
 
 
 def _is_int(value: Any, low: int = 0, high: int = MAX_INT) -> bool:

@@ -1,0 +1,1007 @@
+"""Terminal records ingest over HTTP (issue 4): `POST /api/v1/terminal/records` and the
+blacklist delta, against gunicorn with the bench database, as canteen POS terminals use them.
+
+Set-up (before any clock): a purse master key under a KEK made for this run, CARDS
+cardholders with cards, each topped up by bank and the load written to the card by a
+kiosk, TERMINALS canteen POS (merchants C1..C3) and one more POS that uploads single
+records. Every purchase record is sealed with the card's real TAC; per card, `card_seq`
+rises by one and `balance_before` chains across all terminals, so every record is valid.
+
+Measured: TERMINALS client threads each upload their terminal's batches (BATCH records)
+for SECONDS; records accepted per second is the figure set beside pgbench's tps. While
+they run, the online POS uploads one record per request: its latency. Then 100,000
+listed cards are added to the blacklist and the delta (`since = current - 10`) and the
+full list are timed. Afterwards: the ledger invariants hold and every record sent is
+stored as accepted. Last, the server path is taken apart in-process: queries per
+batch, milliseconds per phase, and (with --profile) cProfile's top functions.
+
+Django is imported inside the functions: `bench/__main__.py` sets it up first.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import math
+import os
+import pstats
+import random
+import secrets
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from accounts import crypto
+
+RECORDS_PATH = "/api/v1/terminal/records"
+BLACKLIST_PATH = "/api/v1/terminal/blacklist"
+CONFIG_PATH = "/api/v1/terminal/config"
+REPO = Path(__file__).resolve().parent.parent
+OUT_DIR = Path(__file__).resolve().parent / "out"
+TOP_UP = 100_000  # fen put on every card: far more than the run can spend
+ONLINE_CARDS = 100  # cards only the online POS uses, so its chains stay its own
+START_TIMEOUT = 60
+SERVER_START_S = 30
+HTTP_TIMEOUT_S = 120
+# Prepare records for this many per second (more than any run reaches), so no
+# terminal runs dry before the clock stops.
+PREPARE_RATE = 9000
+CPROFILE_BATCHES = 5
+SINGLES_IN_PROCESS = 50
+SETUP_CHUNK = 250  # cards set up per transaction
+SINGLE_MIN_MS = 4  # no single-record upload is faster: prepare that many for the run
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    card_no: str
+    uid: str
+    key_version: int
+
+
+@dataclass(frozen=True)
+class Term:
+    pk: int
+    terminal_id: str
+    secret: str
+
+
+@dataclass
+class Batch:
+    body: bytes
+    records: int
+    amount: int  # fen, summed over the batch
+
+
+@dataclass
+class Tally:
+    """What one client saw: batches sent, records accepted, latencies, anything else."""
+
+    sent_records: int = 0
+    accepted: int = 0
+    amount: int = 0
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+# --- records, sealed as the cards would seal them ---------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def _card_key(master: bytes, uid: str, card_no: str) -> bytes:
+    return crypto.derive_card_key(master, uid, card_no)
+
+
+class Chains:
+    """Per card, the next card_seq and the main purse's balance on the chip, across
+    every terminal: records are made in the order they will (roughly) be uploaded."""
+
+    def __init__(self, cards: list[CardInfo], masters: dict[int, bytes], seed: int = 4) -> None:
+        self.cards = cards
+        self.masters = masters
+        self.seq = [1] * len(cards)  # the kiosk's load was card_seq 1
+        self.balance = [TOP_UP] * len(cards)
+        self.rng = random.Random(seed)
+        self.ts = int(time.time())
+
+    def purchase(self, card_ix: int, terminal_id: str, terminal_seq: int) -> dict[str, Any]:
+        card = self.cards[card_ix]
+        amount = self.rng.randint(1, 20)
+        self.seq[card_ix] += 1
+        record: dict[str, Any] = {
+            "type": "purchase", "terminal_seq": terminal_seq, "ts": self.ts,
+            "card_no": card.card_no, "card_seq": self.seq[card_ix], "purse": "main",
+            "amount": amount, "balance_before": self.balance[card_ix],
+            "key_version": card.key_version,
+        }
+        self.balance[card_ix] -= amount
+        key = _card_key(self.masters[card.key_version], card.uid, card.card_no)
+        record["tac"] = crypto.compute_tac(key, record, terminal_id)
+        return record
+
+    def batch(self, pool: list[int], term: Term, first_seq: int, size: int) -> Batch:
+        records = [self.purchase(self.rng.choice(pool), term.terminal_id, first_seq + i)
+                   for i in range(size)]
+        body = json.dumps({"records": records}, separators=(",", ":")).encode()
+        return Batch(body=body, records=size, amount=sum(r["amount"] for r in records))
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+def _headers(term: Term, method: str, path: str, body: bytes) -> dict[str, str]:
+    ts = str(int(time.time()))
+    nonce = secrets.token_hex(16)
+    return {
+        "X-Terminal-Id": term.terminal_id, "X-Timestamp": ts, "X-Nonce": nonce,
+        "X-Signature": crypto.sign_request(term.secret, method, path, ts, nonce, body),
+        "Content-Type": "application/json",
+    }
+
+
+def _upload(session: requests.Session, base: str, term: Term, batch: Batch,
+            tally: Tally) -> None:
+    t0 = time.perf_counter()
+    try:
+        resp = session.post(base + RECORDS_PATH, data=batch.body,
+                            headers=_headers(term, "POST", RECORDS_PATH, batch.body),
+                            timeout=HTTP_TIMEOUT_S)
+    except requests.RequestException as exc:
+        tally.errors.append(f"{term.terminal_id}: {exc!r}")
+        return
+    elapsed = time.perf_counter() - t0
+    tally.sent_records += batch.records
+    if resp.status_code != 200:
+        tally.errors.append(f"{term.terminal_id}: HTTP {resp.status_code} {resp.text[:200]}")
+        return
+    results = resp.json()["results"]
+    accepted = sum(1 for r in results if r["status"] == "accepted")
+    if accepted != batch.records or len(results) != batch.records:
+        odd = next((r for r in results if r["status"] != "accepted"), None)
+        tally.errors.append(f"{term.terminal_id}: {batch.records - accepted} not accepted: {odd}")
+    tally.accepted += accepted
+    tally.amount += batch.amount
+    tally.latencies.append(elapsed)
+
+
+def _get(session: requests.Session, base: str, term: Term, path: str) -> requests.Response:
+    return session.get(base + path, headers=_headers(term, "GET", path, b""),
+                       timeout=HTTP_TIMEOUT_S)
+
+
+# --- CPU accounting from /proc ---------------------------------------------------------------
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _proc_stat(pid: int) -> tuple[str, int, float, float] | None:
+    """(comm, ppid, own cpu s, reaped children's cpu s) of a process, None if gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = raw[raw.index("(") + 1:raw.rindex(")")]
+    rest = raw[raw.rindex(")") + 2:].split()
+    # after comm: state ppid ... utime(14) stime(15) cutime(16) cstime(17), 1-based in stat
+    ppid = int(rest[1])
+    own = (int(rest[11]) + int(rest[12])) / _TICK
+    children = (int(rest[13]) + int(rest[14])) / _TICK
+    return comm, ppid, own, children
+
+
+def _cpu_snapshot(server_pid: int | None) -> dict[str, float]:
+    """CPU seconds used so far by this process (the client), the gunicorn master and
+    workers, PostgreSQL (live processes plus the backends the postmaster reaped), and
+    the whole machine."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _proc_stat(int(entry.name))) is not None:
+            stats[int(entry.name)] = stat
+    postgres = {pid for pid, (comm, *_rest) in stats.items() if comm == "postgres"}
+    snap: dict[str, float] = defaultdict(float)
+    snap["client"] = time.process_time()
+    for pid, (_comm, ppid, own, children) in stats.items():
+        if pid in postgres:
+            snap["postgres"] += own + (children if ppid not in postgres else 0.0)
+        elif server_pid is not None and server_pid in (pid, ppid):
+            snap["server"] += own
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+        snap["machine_busy"] = (sum(values) - values[3] - values[4]) / _TICK
+        snap["machine_total"] = sum(values) / _TICK
+    except (OSError, ValueError, IndexError):
+        pass
+    return snap
+
+
+def _cpu_delta(before: dict[str, float], after: dict[str, float],
+               seconds: float) -> dict[str, float]:
+    """Cores busy on average over `seconds`, per group."""
+    out = {f"cpu_{k}_cores": round((after.get(k, 0.0) - before.get(k, 0.0)) / seconds, 2)
+           for k in ("client", "server", "postgres")}
+    total = after.get("machine_total", 0.0) - before.get("machine_total", 0.0)
+    if total > 0:
+        busy = after["machine_busy"] - before["machine_busy"]
+        out["cpu_machine_busy_pct"] = round(100 * busy / total, 1)
+    return out
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _server(database_url: str, *, workers: int, conn_max_age: int,
+            extra: list[str]) -> Iterator[tuple[str, int]]:
+    """gunicorn with `workers` workers (sync unless `extra` says otherwise) on a free
+    port; yields (base url, master pid)."""
+    port = _free_port()
+    url = database_url + (f"?conn_max_age={conn_max_age}" if conn_max_age else "")
+    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
+           "DJANGO_SETTINGS_MODULE": "onecard.settings"}
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    OUT_DIR.mkdir(exist_ok=True)
+    log_path = OUT_DIR / "ingest-gunicorn.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [str(gunicorn), "onecard.wsgi:application", "--workers", str(workers),
+             "--bind", f"127.0.0.1:{port}", "--timeout", str(HTTP_TIMEOUT_S), *extra],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + SERVER_START_S
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"gunicorn exited ({proc.returncode}); see {log_path}")
+                try:
+                    requests.get(base + CONFIG_PATH, timeout=5)
+                    break
+                except (requests.ConnectionError, requests.Timeout):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"gunicorn did not answer; see {log_path}") from None
+                    time.sleep(0.2)
+            yield base, proc.pid
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# --- set-up in the bench database -------------------------------------------------------------
+
+
+def _setup(args: Any) -> dict[str, Any]:
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from accounts import services
+    from accounts.keys import key_import, purse_master_key
+    from accounts.models import Card, KeyPurpose
+    from terminals import ingest
+    from terminals.models import Terminal
+    from terminals.services import terminal_register
+
+    User = get_user_model()
+    clerk, _created = User.objects.get_or_create(username="bench-ingest")
+    key_import(purpose=KeyPurpose.PURSE, version=1, key_hex=secrets.token_hex(16), by=clerk,
+               channel="bench")
+    masters = {1: purse_master_key(1)}
+
+    t0 = time.perf_counter()
+    loads = []
+    for start in range(1, args.ingest_cards + 1, SETUP_CHUNK):
+        # Through the services, as the card office does it; a chunk per transaction so
+        # the set-up does not wait for a WAL flush per card.
+        with transaction.atomic():
+            for n in range(start, min(start + SETUP_CHUNK, args.ingest_cards + 1)):
+                holder = services.cardholder_create(
+                    number=f"ING{n:06d}", name=f"Ingest holder {n}", kind="student", by=clerk,
+                    channel="bench")
+                card = services.card_issue(cardholder=holder, uid=f"c1{n:06x}", by=clerk,
+                                           channel="bench")
+                loads.append((card, services.card_top_up(
+                    card=card, amount=TOP_UP, method="bank", by=clerk, reference="bench",
+                    channel="bench")))
+    cards_s = time.perf_counter() - t0
+
+    def register(kind: str, name: str, merchant: str | None = None) -> Term:
+        terminal, secret = terminal_register(kind=kind, name=name, by=clerk,
+                                             merchant_code=merchant, channel="bench")
+        return Term(pk=terminal.pk, terminal_id=terminal.terminal_id, secret=secret)
+
+    bulk = [register("pos", f"Canteen {i % 3 + 1} POS {i + 1}", f"C{i % 3 + 1}")
+            for i in range(args.ingest_terminals)]
+    online = register("pos", "Canteen 1 online POS", "C1")
+    profiled = register("pos", "Canteen 2 profiled POS", "C2")
+    kiosk = register("kiosk", "Kiosk 1")
+
+    # The kiosk writes each top-up to its card (card_seq 1) and uploads the load record.
+    kiosk_row = Terminal.objects.get(pk=kiosk.pk)
+    t0 = time.perf_counter()
+    for start in range(0, len(loads), 500):
+        records = []
+        for i, (card, load) in enumerate(loads[start:start + 500], start=start + 1):
+            record = {"type": "load", "terminal_seq": i, "ts": int(time.time()),
+                      "card_no": card.card_no, "card_seq": 1, "purse": "main",
+                      "amount": TOP_UP, "balance_before": 0, "key_version": card.key_version,
+                      "load_id": load.load_id}
+            key = _card_key(masters[card.key_version], card.uid, card.card_no)
+            record["tac"] = crypto.compute_tac(key, record, kiosk.terminal_id)
+            records.append(record)
+        answer = ingest.records_ingest(terminal=kiosk_row, records=records)
+        odd = [r for r in answer.results if r["status"] != "accepted"]
+        if odd:
+            raise RuntimeError(f"kiosk loads not accepted: {odd[:3]}")
+    loads_s = time.perf_counter() - t0
+
+    cards = [CardInfo(c.card_no, c.uid, c.key_version)
+             for c in Card.objects.filter(cardholder__number__startswith="ING").order_by("pk")]
+    return {"clerk": clerk, "masters": masters, "cards": cards, "bulk": bulk,
+            "online": online, "profiled": profiled, "cards_s": cards_s, "loads_s": loads_s}
+
+
+def _analyze() -> None:
+    """Fresh planner statistics, as autovacuum keeps them on a deployed server (this
+    machine's PostgreSQL runs with autovacuum off, and the bench database was just
+    flushed and filled: without statistics the ledger's deferred triggers plan
+    sequential scans)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+
+def _prepare(chains: Chains, bulk: list[Term], *, batches: int, size: int,
+             shared: bool) -> list[list[Batch]]:
+    """Each bulk terminal's batches, made round by round across terminals (the order
+    they will roughly reach the server). `shared`: every terminal sells to every card;
+    else each terminal has its own share of the cards."""
+    pool = list(range(ONLINE_CARDS, len(chains.cards)))
+    pools = [pool if shared else pool[t::len(bulk)] for t in range(len(bulk))]
+    out: list[list[Batch]] = [[] for _ in bulk]
+    for k in range(batches):
+        for t, term in enumerate(bulk):
+            out[t].append(chains.batch(pools[t], term, k * size + 1, size))
+    return out
+
+
+# --- the measurements -------------------------------------------------------------------------
+
+
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    if len(ordered) == 1:
+        return ordered[0]
+    return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def _single_loop(base: str, term: Term, batches: Iterator[Batch], tally: Tally,
+                 keep_going: Callable[[], bool]) -> None:
+    session = requests.Session()
+    while keep_going():
+        batch = next(batches, None)
+        if batch is None:
+            break
+        _upload(session, base, term, batch, tally)
+
+
+def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[Batch]],
+              online: Term, online_batches: Iterator[Batch], *,
+              seconds: float) -> dict[str, Any]:
+    """The bulk terminals upload for `seconds` (each finishes the batch in flight) while
+    the online POS uploads single records; the clock runs from the release of all
+    threads to the end of the last bulk upload."""
+    n = len(bulk)
+    clock: list[float] = [0.0]
+    barrier = threading.Barrier(n + 1, action=lambda: clock.__setitem__(0, time.perf_counter()))
+    tallies = [Tally() for _ in bulk]
+    ran_dry: list[str] = []
+    done = threading.Event()
+
+    def worker(i: int) -> None:
+        session = requests.Session()
+        barrier.wait(timeout=START_TIMEOUT)
+        deadline = clock[0] + seconds
+        for batch in prepared[i]:
+            if time.perf_counter() >= deadline:
+                return
+            _upload(session, base, bulk[i], batch, tallies[i])
+        ran_dry.append(bulk[i].terminal_id)
+
+    online_tally = Tally()
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
+    single = threading.Thread(target=_single_loop, daemon=True, args=(
+        base, online, online_batches, online_tally, lambda: not done.is_set()))
+    for thread in threads:
+        thread.start()
+    cpu0 = _cpu_snapshot(server_pid)
+    barrier.wait(timeout=START_TIMEOUT)
+    single.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - clock[0]
+    cpu1 = _cpu_snapshot(server_pid)
+    done.set()
+    single.join()
+    accepted = sum(t.accepted for t in tallies)
+    lat = [x for t in tallies for x in t.latencies]
+    errors = [e for t in [*tallies, online_tally] for e in t.errors]
+    return {
+        "tallies": tallies, "online": online_tally, "elapsed": elapsed, "errors": errors,
+        "ran_dry": ran_dry, "figures": {
+            "seconds": round(elapsed, 2),
+            "batches": len(lat),
+            "records_accepted": accepted,
+            "records_per_s": round(accepted / elapsed, 1),
+            "batch_p50_ms": _ms(_quantile(lat, 0.5)),
+            "batch_p99_ms": _ms(_quantile(lat, 0.99)),
+            "single_requests": len(online_tally.latencies),
+            "single_p50_ms": _ms(_quantile(online_tally.latencies, 0.5)),
+            "single_p99_ms": _ms(_quantile(online_tally.latencies, 0.99)),
+            **_cpu_delta(cpu0, cpu1, elapsed),
+        },
+    }
+
+
+def _blacklist_fill(count: int) -> dict[str, Any]:
+    """`count` lost (so listed) cards with their holders and blacklist versions, in bulk."""
+    from django.db import transaction
+
+    from accounts.models import (
+        BlacklistAction,
+        BlacklistCounter,
+        BlacklistVersion,
+        Card,
+        Cardholder,
+        CardStatus,
+    )
+
+    t0 = time.perf_counter()
+    with transaction.atomic():
+        counter, _created = BlacklistCounter.objects.get_or_create(id=1)
+        counter = BlacklistCounter.objects.select_for_update().get(id=1)
+        holders = Cardholder.objects.bulk_create(
+            [Cardholder(number=f"BL{n:07d}", name=f"Lost card holder {n}", kind="student")
+             for n in range(count)], batch_size=5000)
+        cards = Card.objects.bulk_create(
+            [Card(card_no=f"77{n:08d}", uid=f"bb{n:08x}", cardholder=holder,
+                  status=CardStatus.LOST, blacklisted=True, key_version=1)
+             for n, holder in enumerate(holders)], batch_size=5000)
+        first = counter.version + 1
+        BlacklistVersion.objects.bulk_create(
+            [BlacklistVersion(version=first + n, card=card, card_no=card.card_no,
+                              action=BlacklistAction.ADD, reason="lost")
+             for n, card in enumerate(cards)], batch_size=5000)
+        counter.version += count
+        counter.save(update_fields=["version"])
+    return {"version": counter.version, "fill_s": time.perf_counter() - t0}
+
+
+def _blacklist_times(base: str, term: Term, version: int, *, requests_n: int,
+                     full_n: int) -> dict[str, Any]:
+    session = requests.Session()
+    since = max(version - 10, 1)
+    delta_path = f"{BLACKLIST_PATH}?since={since}"
+    lat: list[float] = []
+    for _ in range(requests_n):
+        t0 = time.perf_counter()
+        resp = _get(session, base, term, delta_path)
+        lat.append(time.perf_counter() - t0)
+        if resp.status_code != 200 or resp.json()["full"]:
+            raise RuntimeError(f"blacklist delta: {resp.status_code} {resp.text[:200]}")
+    listed = len(resp.json()["add"])
+    full: list[float] = []
+    size = 0
+    for _ in range(full_n):
+        t0 = time.perf_counter()
+        resp = _get(session, base, term, f"{BLACKLIST_PATH}?since=0")
+        full.append(time.perf_counter() - t0)
+        size = len(resp.content)
+        if resp.status_code != 200 or not resp.json()["full"]:
+            raise RuntimeError(f"blacklist full: {resp.status_code} {resp.text[:200]}")
+    return {
+        "blacklist_delta_requests": requests_n,
+        "blacklist_delta_cards": listed,
+        "blacklist_delta_p50_ms": _ms(_quantile(lat, 0.5)),
+        "blacklist_delta_p99_ms": _ms(_quantile(lat, 0.99)),
+        "blacklist_full_listed": len(resp.json()["add"]),
+        "blacklist_full_bytes": size,
+        "blacklist_full_p50_ms": _ms(_quantile(full, 0.5)),
+        "blacklist_full_max_ms": _ms(max(full)),
+    }
+
+
+def _idle_single(base: str, term: Term, batches: Iterator[Batch], count: int) -> Tally:
+    tally = Tally()
+    left = [count]
+
+    def more() -> bool:
+        left[0] -= 1
+        return left[0] >= 0
+
+    _single_loop(base, term, batches, tally, more)
+    return tally
+
+
+def _warm_up(base: str, terms: list[Term], workers: int) -> None:
+    """Every worker has served a request (URLconf loaded, secrets unwrapped)."""
+    def hit(term: Term) -> None:
+        session = requests.Session()
+        for _ in range(3):
+            _get(session, base, term, CONFIG_PATH).raise_for_status()
+
+    threads = [threading.Thread(target=hit, args=(terms[i % len(terms)],))
+               for i in range(max(workers * 2, len(terms)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _verify(sent: int, amount: int, terms: list[Term], cards: list[CardInfo]) -> dict[str, Any]:
+    """Every record sent is stored and accepted; the books and the cards agree."""
+    from django.db.models import Sum
+
+    from accounts.models import Card, LedgerAccount, Posting
+    from accounts.selectors import ledger_check
+    from terminals.models import RecordStatus, TerminalRecord
+
+    t0 = time.perf_counter()
+    breaches = ledger_check()
+    stored = TerminalRecord.objects.filter(terminal_id__in=[t.pk for t in terms])
+    accepted = stored.filter(status=RecordStatus.ACCEPTED).count()
+    flagged = stored.exclude(flags=[]).count()
+    postings = Posting.objects.filter(kind="record_purchase").count()
+    numbers = [c.card_no for c in cards]
+    on_cards = Card.objects.filter(card_no__in=numbers).aggregate(s=Sum("card_main"))["s"] or 0
+    purses = (LedgerAccount.objects.filter(code__startswith="purse_main:ING")
+              .aggregate(s=Sum("balance"))["s"] or 0)
+    expected = TOP_UP * len(cards) - amount
+    return {
+        "ledger_check_ok": not breaches,
+        "ledger_breaches": [f"{b.rule} {b.subject}: {b.detail}" for b in breaches[:5]],
+        "records_sent": sent,
+        "records_stored_accepted": accepted,
+        "all_sent_accepted": accepted == sent == stored.count() == postings,
+        "records_flagged": flagged,
+        "cards_and_purses_agree": on_cards == purses == expected,
+        "verify_s": round(time.perf_counter() - t0, 2),
+    }
+
+
+# --- the in-process profile ------------------------------------------------------------------
+
+
+class Phases:
+    """Time named functions of the server path by wrapping them for a while: inclusive
+    seconds per name, summed over the calls."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = defaultdict(float)
+        self.marks: dict[str, float] = {}
+        self._undo: list[Callable[[], None]] = []
+
+    def wrap(self, owner: Any, name: str, label: str,
+             on_start: Callable[[], None] | None = None) -> None:
+        original = getattr(owner, name)
+        had_own = name in vars(owner) if hasattr(owner, "__dict__") else True
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if on_start is not None:
+                on_start()
+            t0 = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.spent[label] += time.perf_counter() - t0
+
+        setattr(owner, name, timed)
+
+        def undo() -> None:
+            if had_own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+
+        self._undo.append(undo)
+
+    def restore(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+
+class _TimedCursor:
+    """A psycopg cursor whose statements are timed into a log."""
+
+    def __init__(self, cursor: Any, log: list[tuple[float, str]]) -> None:
+        self._cursor, self._log = cursor, log
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self._cursor.execute(sql, params)
+        finally:
+            self._log.append((time.perf_counter() - t0, sql))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+@contextmanager
+def _sql_logged() -> Iterator[list[tuple[float, str]]]:
+    """Every statement of the server path with its time: Django's queries (through an
+    execute wrapper) and the set-based ones sent on `onecard.db.bulk_cursor`, which
+    Django's query log (CaptureQueriesContext) does not see."""
+    from django.db import connection
+
+    log: list[tuple[float, str]] = []
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool,
+                context: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            log.append((time.perf_counter() - t0, sql))
+
+    patched: list[tuple[Any, Any]] = []
+    try:
+        from onecard import db as onecard_db
+
+        original = onecard_db.bulk_cursor
+
+        @contextmanager
+        def logged_bulk_cursor() -> Iterator[Any]:
+            with original() as cur:
+                yield _TimedCursor(cur, log)
+
+        for module in list(sys.modules.values()):
+            if getattr(module, "bulk_cursor", None) is original:
+                patched.append((module, original))
+                setattr(module, "bulk_cursor", logged_bulk_cursor)  # noqa: B010
+    except ImportError:  # an older tree without the bulk cursor
+        pass
+    try:
+        with connection.execute_wrapper(wrapper):
+            yield log
+    finally:
+        for module, original in patched:
+            setattr(module, "bulk_cursor", original)  # noqa: B010
+
+
+@contextmanager
+def _phases_installed() -> Iterator[Phases]:
+    from django.db import connections
+    from django.db.models.query import QuerySet
+
+    from accounts import ledger, services
+    from terminals import ingest
+
+    phases = Phases()
+    # The card lock is the first query of card_movements_apply: from its start to the
+    # first accounts_lock (the purses) is the card lock with its rows built.
+    state = {"in_movements": False, "locks": 0}
+
+    def movements_start() -> None:
+        state["in_movements"], state["locks"] = True, 0
+        phases.marks["movements_start"] = time.perf_counter()
+
+    def lock_start() -> None:
+        if state["in_movements"] and state["locks"] == 0:
+            phases.spent["card_lock"] += time.perf_counter() - phases.marks["movements_start"]
+        state["locks"] += 1
+
+    phases.wrap(ingest, "content_hash", "hash")
+    phases.wrap(ingest, "validate_record", "validate")
+    phases.wrap(ingest, "cards_by_number", "cards_lookup")
+    phases.wrap(ingest, "_check_purse_records", "tac")
+    phases.wrap(ingest, "card_movements_apply", "movements", on_start=movements_start)
+    phases.wrap(ledger, "accounts_lock", "account_locks", on_start=lock_start)
+    phases.wrap(ledger, "postings_write", "postings_write")
+    if hasattr(services, "_cards_save_balances"):
+        phases.wrap(services, "_cards_save_balances", "card_update")
+    else:
+        phases.wrap(QuerySet, "bulk_update", "card_update")
+    phases.wrap(ingest, "_store", "record_insert")
+    phases.wrap(ingest, "_advance_contiguous", "contiguous_advance")
+    phases.wrap(connections["default"], "commit", "commit")
+    try:
+        yield phases
+    finally:
+        phases.restore()
+
+
+def _profile(setup: dict[str, Any], chains: Chains, *, size: int, batches: int,
+             cprofile: bool) -> dict[str, Any]:
+    """The server path in this process, on the profiled POS's own batches: queries per
+    batch, time per phase (auth, parse, ... commit), and optionally cProfile."""
+    from django.db import connections
+    from django.test import Client
+
+    from terminals import ingest
+    from terminals.auth import terminal_authenticate
+    from terminals.models import Terminal
+
+    term: Term = setup["profiled"]
+    pool = list(range(ONLINE_CARDS, len(chains.cards)))
+    seq = [0]
+
+    def next_batch_of(n: int) -> Batch:
+        b = chains.batch(pool, term, seq[0] + 1, n)
+        seq[0] += n
+        return b
+
+    def next_batch() -> Batch:
+        return next_batch_of(size)
+
+    def auth_and_parse(batch: Batch) -> tuple[Terminal, list[dict[str, Any]], float, float]:
+        h = _headers(term, "POST", RECORDS_PATH, batch.body)
+        t0 = time.perf_counter()
+        terminal = terminal_authenticate(
+            terminal_id=h["X-Terminal-Id"], timestamp=h["X-Timestamp"], nonce=h["X-Nonce"],
+            signature=h["X-Signature"], method="POST", path_with_query=RECORDS_PATH,
+            body=batch.body)
+        t1 = time.perf_counter()
+        records = ingest.parse_batch(batch.body)
+        return terminal, records, t1 - t0, time.perf_counter() - t1
+
+    # Warm: the master key's first unwrap and the card keys' cache.
+    terminal, records, _a, _p = auth_and_parse(next_batch())
+    ingest.records_ingest(terminal=terminal, records=records)
+
+    # The statements of one batch, with their times, and the commit.
+    terminal, records, _a, _p = auth_and_parse(next_batch())
+    with _sql_logged() as log, _phases_installed() as one:
+        ingest.records_ingest(terminal=terminal, records=records)
+    queries = [(t * 1000, " ".join(sql.split())[:110]) for t, sql in log]
+    queries.append((one.spent["commit"] * 1000, "COMMIT (the deferred constraint triggers run)"))
+
+    # Phases over `batches` batches (function wrappers: a microsecond or so each).
+    totals: dict[str, float] = defaultdict(float)
+    bare: list[float] = []
+    for _ in range(batches):
+        terminal, records, a, p = auth_and_parse(next_batch())
+        totals["auth"] += a
+        totals["parse"] += p
+        with _phases_installed() as phases:
+            t0 = time.perf_counter()
+            ingest.records_ingest(terminal=terminal, records=records)
+            totals["records_ingest"] += time.perf_counter() - t0
+        for name, spent in phases.spent.items():
+            totals[name] += spent
+    for _ in range(batches):  # the same without wrappers, to show they cost nothing
+        terminal, records, _a, _p = auth_and_parse(next_batch())
+        t0 = time.perf_counter()
+        ingest.records_ingest(terminal=terminal, records=records)
+        bare.append(time.perf_counter() - t0)
+
+    # The whole request in-process (middleware, DRF, auth, parse, ingest, JSON answer).
+    client = Client()
+    whole: list[float] = []
+    for _ in range(batches):
+        batch = next_batch()
+        h = _headers(term, "POST", RECORDS_PATH, batch.body)
+        del h["Content-Type"]
+        t0 = time.perf_counter()
+        resp = client.generic("POST", RECORDS_PATH, batch.body,
+                              content_type="application/json", headers=h)
+        whole.append(time.perf_counter() - t0)
+        if resp.status_code != 200:
+            raise RuntimeError(f"in-process upload: {resp.status_code} {resp.content[:200]!r}")
+    single: list[float] = []
+    for _ in range(SINGLES_IN_PROCESS):
+        batch = next_batch_of(1)
+        h = _headers(term, "POST", RECORDS_PATH, batch.body)
+        del h["Content-Type"]
+        t0 = time.perf_counter()
+        resp = client.generic("POST", RECORDS_PATH, batch.body,
+                              content_type="application/json", headers=h)
+        single.append(time.perf_counter() - t0)
+        if resp.status_code != 200:
+            raise RuntimeError(f"in-process upload: {resp.status_code} {resp.content[:200]!r}")
+    delta, delta_queries = _delta_in_process(client, term)
+    connections.close_all()
+
+    ms = {k: v * 1000 / batches for k, v in totals.items()}
+    exclusive = _exclusive(ms)
+    profile_text = ""
+    if cprofile:
+        work = [auth_and_parse(next_batch())[:2] for _ in range(CPROFILE_BATCHES)]
+        profile_text = _cprofile(
+            lambda: [ingest.records_ingest(terminal=t, records=r) for t, r in work])
+    return {
+        "queries": queries, "phases_ms": exclusive, "profile_text": profile_text,
+        "delta_queries": delta_queries,
+        "figures": {
+            "profile_batches": batches,
+            "profile_statements_per_batch": len(queries) - 1,
+            "profile_db_ms_per_batch": round(sum(q[0] for q in queries), 2),
+            "profile_ingest_ms_per_batch": round(ms["records_ingest"], 2),
+            "profile_ingest_unwrapped_ms_per_batch": round(1000 * statistics.mean(bare), 2),
+            "profile_request_ms_per_batch": round(1000 * statistics.mean(whole), 2),
+            "profile_records_per_s_one_process": round(size / statistics.mean(whole), 1),
+            "profile_single_request_p50_ms": _ms(_quantile(single, 0.5)),
+            "profile_blacklist_delta_p50_ms": _ms(_quantile(delta, 0.5)),
+            **{f"phase_{k}_ms": round(v, 2) for k, v in exclusive.items()},
+        },
+    }
+
+
+def _delta_in_process(client: Any, term: Term) -> tuple[list[float], list[tuple[float, str]]]:
+    """The blacklist delta request in-process: its times and one request's statements."""
+    from accounts.selectors import blacklist_version
+
+    path = f"{BLACKLIST_PATH}?since={max(blacklist_version() - 10, 1)}"
+    times: list[float] = []
+    for i in range(SINGLES_IN_PROCESS + 1):
+        h = _headers(term, "GET", path, b"")
+        del h["Content-Type"]
+        with _sql_logged() as log:
+            t0 = time.perf_counter()
+            resp = client.get(path, headers=h)
+            times.append(time.perf_counter() - t0)
+        if resp.status_code != 200:
+            raise RuntimeError(f"in-process delta: {resp.status_code} {resp.content[:200]!r}")
+        if i == 0:
+            statements = [(t * 1000, " ".join(sql.split())[:110]) for t, sql in log]
+    return times[1:], statements
+
+
+def _exclusive(ms: dict[str, float]) -> dict[str, float]:
+    """Inclusive phase times to exclusive ones, in the order the request meets them."""
+    movements_inner = (ms.get("card_lock", 0) + ms.get("account_locks", 0)
+                       + ms.get("postings_write", 0) + ms.get("card_update", 0))
+    named_in_ingest = (ms.get("hash", 0) + ms.get("validate", 0) + ms.get("cards_lookup", 0)
+                       + ms.get("tac", 0) + ms.get("movements", 0) + ms.get("record_insert", 0)
+                       + ms.get("contiguous_advance", 0) + ms.get("commit", 0))
+    return {
+        "auth": ms.get("auth", 0),
+        "parse": ms.get("parse", 0),
+        "hash": ms.get("hash", 0),
+        "validate": ms.get("validate", 0),
+        "cards_lookup": ms.get("cards_lookup", 0),
+        "tac": ms.get("tac", 0),
+        "card_lock": ms.get("card_lock", 0),
+        "account_locks": ms.get("account_locks", 0),
+        "postings_write": ms.get("postings_write", 0),
+        "card_update": ms.get("card_update", 0),
+        "movements_other": ms.get("movements", 0) - movements_inner,
+        "record_insert": ms.get("record_insert", 0),
+        "contiguous_advance": ms.get("contiguous_advance", 0),
+        "commit": ms.get("commit", 0),
+        "ingest_other": ms.get("records_ingest", 0) - named_in_ingest,
+    }
+
+
+def _cprofile(work: Callable[[], Any]) -> str:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    work()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(30)
+    return out.getvalue()
+
+
+# --- the section ---------------------------------------------------------------------------------
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    args = ctx.args
+    size = args.ingest_batch
+    t0 = time.perf_counter()
+    setup = _setup(args)
+    if not args.ingest_no_analyze:
+        _analyze()
+    chains = Chains(setup["cards"], setup["masters"])
+    t1 = time.perf_counter()
+    per_terminal = args.ingest_batches or math.ceil(
+        args.ingest_seconds * PREPARE_RATE / (len(setup["bulk"]) * size))
+    prepared = _prepare(chains, setup["bulk"], batches=per_terminal, size=size,
+                        shared=args.ingest_cards_mode == "shared")
+    online: Term = setup["online"]
+    online_pool = list(range(ONLINE_CARDS))
+    singles = args.ingest_idle_singles + int(args.ingest_seconds * 1000 / SINGLE_MIN_MS)
+    online_batches = iter([chains.batch(online_pool, online, seq, 1)
+                           for seq in range(1, singles + 1)])
+    prepare_s = time.perf_counter() - t1
+
+    figures: dict[str, Any] = {
+        "cards": len(setup["cards"]), "terminals": len(setup["bulk"]), "batch": size,
+        "workers": args.ingest_workers, "conn_max_age": args.ingest_conn_max_age,
+        "cards_mode": args.ingest_cards_mode, "analyzed": not args.ingest_no_analyze,
+        "gunicorn_args": args.ingest_gunicorn_args,
+        "load_avg_1min_before": round(os.getloadavg()[0], 2),
+    }
+    terms = [*setup["bulk"], online]
+    with _server(ctx.database_url, workers=args.ingest_workers,
+                 conn_max_age=args.ingest_conn_max_age,
+                 extra=shlex.split(args.ingest_gunicorn_args)) as (base, pid):
+        _warm_up(base, terms, args.ingest_workers)
+        idle = _idle_single(base, online, online_batches, args.ingest_idle_singles)
+        measured = _bulk_run(base, pid, setup["bulk"], prepared, online, online_batches,
+                             seconds=args.ingest_seconds)
+        figures.update(measured["figures"])
+        figures["single_idle_p50_ms"] = _ms(_quantile(idle.latencies, 0.5))
+        figures["single_idle_p99_ms"] = _ms(_quantile(idle.latencies, 0.99))
+        figures["required_ratio"] = 1.0
+        tallies: list[Tally] = [*measured["tallies"], measured["online"], idle]
+        sent = sum(t.sent_records for t in tallies)
+        amount = sum(t.amount for t in tallies)
+        errors = [*measured["errors"], *idle.errors]
+        figures["errors"] = len(errors)
+        if errors:
+            ctx.notes.append(f"ingest: {len(errors)} errors, first: {errors[0]}")
+        if measured["ran_dry"]:
+            ctx.notes.append(f"ingest: terminals ran out of prepared batches: "
+                             f"{measured['ran_dry']} (raise --ingest-batches)")
+        figures.update(_verify(sent, amount, terms, setup["cards"]))
+        if not figures["ledger_check_ok"] or not figures["all_sent_accepted"]:
+            ctx.notes.append(f"ingest: ledger_check {figures['ledger_breaches']}, "
+                             f"sent {sent}, accepted {figures['records_stored_accepted']}")
+        fill = _blacklist_fill(args.blacklist_cards)
+        if not args.ingest_no_analyze:
+            _analyze()
+        figures["blacklist_fill_s"] = round(fill["fill_s"], 2)
+        figures.update(_blacklist_times(base, online, fill["version"],
+                                        requests_n=args.blacklist_requests, full_n=5))
+
+    profiled = _profile(setup, chains, size=size, batches=args.ingest_profile_batches,
+                        cprofile=args.profile)
+    figures.update(profiled["figures"])
+    figures["setup_cards_s"] = round(setup["cards_s"], 2)
+    figures["setup_loads_s"] = round(setup["loads_s"], 2)
+    figures["prepare_s"] = round(prepare_s, 2)
+    figures["setup_total_s"] = round(time.perf_counter() - t0, 2)
+    _print_profile(profiled)
+    return figures
+
+
+def _print_profile(profiled: dict[str, Any]) -> None:
+    lines = ["", "-- ingest: ms per batch by phase (in-process, exclusive)"]
+    total = sum(profiled["phases_ms"].values())
+    for name, ms in profiled["phases_ms"].items():
+        lines.append(f"   {name:<20} {ms:8.2f} ms  {100 * ms / total:5.1f} %")
+    lines.append(f"   {'total':<20} {total:8.2f} ms")
+    lines.append("-- ingest: the queries of one batch of records (ms, SQL)")
+    lines += [f"   {t:7.2f}  {sql}" for t, sql in profiled["queries"]]
+    lines.append("-- ingest: the statements of one blacklist delta request (ms, SQL)")
+    lines += [f"   {t:7.2f}  {sql}" for t, sql in profiled["delta_queries"]]
+    text = "\n".join(lines) + "\n"
+    if profiled["profile_text"]:
+        text += f"-- ingest: cProfile of records_ingest, {CPROFILE_BATCHES} batches\n"
+        text += profiled["profile_text"]
+    OUT_DIR.mkdir(exist_ok=True)
+    (OUT_DIR / "ingest-profile.txt").write_text(text)
+    print(text)
