@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 def staff_client(role: str) -> APIClient:
     user = StaffFactory(role=role)
     api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    token = Token.objects.create(user=user)  # type: ignore[misc]
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return api
 
 
