@@ -60,6 +60,7 @@ HTTP_TIMEOUT_S = 120
 # Prepare records for this many per second (more than any run reaches), so no
 # terminal runs dry before the clock stops.
 PREPARE_RATE = 9000
+LOCK_SAMPLE_S = 0.05
 CPROFILE_BATCHES = 5
 SINGLES_IN_PROCESS = 50
 SETUP_CHUNK = 250  # cards set up per transaction
@@ -241,6 +242,39 @@ def _cpu_delta(before: dict[str, float], after: dict[str, float],
     return out
 
 
+class LockSampler(threading.Thread):
+    """Samples pg_stat_activity of the bench database every SAMPLE_S: how many backends
+    are active, and how many of them wait for a lock (a row another batch holds)."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.url, self.stop = database_url, threading.Event()
+        self.samples: list[tuple[int, int]] = []
+        self.waits: dict[str, int] = defaultdict(int)
+
+    def run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            while not self.stop.wait(LOCK_SAMPLE_S):
+                rows = conn.execute(
+                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND state = 'active'").fetchall()
+                locked = [r for r in rows if r[1] == "Lock"]
+                for r in locked:
+                    self.waits[str(r[2])] += 1
+                self.samples.append((len(rows), len(locked)))
+
+    def figures(self) -> dict[str, Any]:
+        n = len(self.samples) or 1
+        return {
+            "pg_active_backends_avg": round(sum(a for a, _w in self.samples) / n, 2),
+            "pg_backends_waiting_on_locks_avg": round(sum(w for _a, w in self.samples) / n, 2),
+            "pg_lock_waits_by_event": dict(self.waits),
+        }
+
+
 # --- the server ----------------------------------------------------------------------------
 
 
@@ -415,8 +449,8 @@ def _single_loop(base: str, term: Term, batches: Iterator[Batch], tally: Tally,
 
 
 def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[Batch]],
-              online: Term, online_batches: Iterator[Batch], *,
-              seconds: float) -> dict[str, Any]:
+              online: Term, online_batches: Iterator[Batch], *, seconds: float,
+              database_url: str) -> dict[str, Any]:
     """The bulk terminals upload for `seconds` (each finishes the batch in flight) while
     the online POS uploads single records; the clock runs from the release of all
     threads to the end of the last bulk upload."""
@@ -441,17 +475,21 @@ def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
     single = threading.Thread(target=_single_loop, daemon=True, args=(
         base, online, online_batches, online_tally, lambda: not done.is_set()))
+    sampler = LockSampler(database_url)
     for thread in threads:
         thread.start()
     cpu0 = _cpu_snapshot(server_pid)
     barrier.wait(timeout=START_TIMEOUT)
     single.start()
+    sampler.start()
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - clock[0]
     cpu1 = _cpu_snapshot(server_pid)
+    sampler.stop.set()
     done.set()
     single.join()
+    sampler.join()
     accepted = sum(t.accepted for t in tallies)
     lat = [x for t in tallies for x in t.latencies]
     errors = [e for t in [*tallies, online_tally] for e in t.errors]
@@ -468,6 +506,7 @@ def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[
             "single_p50_ms": _ms(_quantile(online_tally.latencies, 0.5)),
             "single_p99_ms": _ms(_quantile(online_tally.latencies, 0.99)),
             **_cpu_delta(cpu0, cpu1, elapsed),
+            **sampler.figures(),
         },
     }
 
@@ -951,7 +990,7 @@ def run(ctx: Any) -> dict[str, Any]:
         _warm_up(base, terms, args.ingest_workers)
         idle = _idle_single(base, online, online_batches, args.ingest_idle_singles)
         measured = _bulk_run(base, pid, setup["bulk"], prepared, online, online_batches,
-                             seconds=args.ingest_seconds)
+                             seconds=args.ingest_seconds, database_url=ctx.database_url)
         figures.update(measured["figures"])
         figures["single_idle_p50_ms"] = _ms(_quantile(idle.latencies, 0.5))
         figures["single_idle_p99_ms"] = _ms(_quantile(idle.latencies, 0.99))
