@@ -1,19 +1,28 @@
 """Terminal records ingest over HTTP (issue 4): `POST /api/v1/terminal/records` and the
-blacklist delta, against gunicorn with the bench database, as canteen POS terminals use them.
+blacklist delta, against gunicorn on the bench database, as canteen POS terminals use them.
 
-Set-up (before any clock): a purse master key under a KEK made for this run, CARDS
-cardholders with cards, each topped up by bank and the load written to the card by a
-kiosk, TERMINALS canteen POS (merchants C1..C3) and one more POS that uploads single
-records. Every purchase record is sealed with the card's real TAC; per card, `card_seq`
-rises by one and `balance_before` chains across all terminals, so every record is valid.
+Set-up (before any clock): a purse master key under the KEK made for this run (the
+server gets the same one through its environment), --ingest-cards cardholders with
+cards, each topped up by bank and the load written to the card by a kiosk (so the chip
+holds the money, card_seq 1), --ingest-terminals canteen POS (merchants C1..C3), one
+more POS at C1 that uploads single records, and one POS for the in-process profile.
+Every purchase record is sealed with the card's real TAC; per card, `card_seq` rises
+by one and `balance_before` chains across all terminals, so every record is valid.
+`--ingest-cards-mode shared` (default) lets every terminal sell to every card, so
+concurrent batches lock the same cards; `own` gives each terminal its own cards.
 
-Measured: TERMINALS client threads each upload their terminal's batches (BATCH records)
-for SECONDS; records accepted per second is the figure set beside pgbench's tps. While
-they run, the online POS uploads one record per request: its latency. Then 100,000
-listed cards are added to the blacklist and the delta (`since = current - 10`) and the
-full list are timed. Afterwards: the ledger invariants hold and every record sent is
-stored as accepted. Last, the server path is taken apart in-process: queries per
-batch, milliseconds per phase, and (with --profile) cProfile's top functions.
+Measured, against gunicorn (sync workers unless --ingest-gunicorn-args says otherwise):
+one client thread per terminal uploads its prepared batches back to back for
+--ingest-seconds; records accepted per second is the figure set beside pgbench's tps.
+Meanwhile the online POS uploads one record per request (latency under load; the same
+on the idle server first), PostgreSQL is sampled for lock waits, and CPU time is read
+from /proc (client, gunicorn, all PostgreSQL processes; on a shared machine other
+work shows as the gap to cpu_machine_busy_pct). Then --blacklist-cards lost cards are
+listed and the delta (`since = current - 10`) and the full list are timed. Checked:
+ledger_check() is empty, every record sent is stored accepted with its posting, and
+the cards' chip balances equal the holders' purses. Last, in-process: statements and
+milliseconds per phase of a batch of 500, of a single record and of a delta, and with
+--profile cProfile's top functions (all also written to bench/out/ingest-profile.txt).
 
 Django is imported inside the functions: `bench/__main__.py` sets it up first.
 """
@@ -857,14 +866,19 @@ def _profile(setup: dict[str, Any], chains: Chains, *, size: int, batches: int,
         if resp.status_code != 200:
             raise RuntimeError(f"in-process upload: {resp.status_code} {resp.content[:200]!r}")
     single: list[float] = []
-    for _ in range(SINGLES_IN_PROCESS):
+    single_queries: list[tuple[float, str]] = []
+    for i in range(SINGLES_IN_PROCESS):
         batch = next_batch_of(1)
         h = _headers(term, "POST", RECORDS_PATH, batch.body)
         del h["Content-Type"]
-        t0 = time.perf_counter()
-        resp = client.generic("POST", RECORDS_PATH, batch.body,
-                              content_type="application/json", headers=h)
-        single.append(time.perf_counter() - t0)
+        with _sql_logged() as log, _phases_installed() as one:
+            t0 = time.perf_counter()
+            resp = client.generic("POST", RECORDS_PATH, batch.body,
+                                  content_type="application/json", headers=h)
+            single.append(time.perf_counter() - t0)
+        if i == 0:
+            single_queries = [(t * 1000, " ".join(sql.split())[:110]) for t, sql in log]
+            single_queries.append((one.spent["commit"] * 1000, "COMMIT"))
         if resp.status_code != 200:
             raise RuntimeError(f"in-process upload: {resp.status_code} {resp.content[:200]!r}")
     delta, delta_queries = _delta_in_process(client, term)
@@ -879,7 +893,7 @@ def _profile(setup: dict[str, Any], chains: Chains, *, size: int, batches: int,
             lambda: [ingest.records_ingest(terminal=t, records=r) for t, r in work])
     return {
         "queries": queries, "phases_ms": exclusive, "profile_text": profile_text,
-        "delta_queries": delta_queries,
+        "delta_queries": delta_queries, "single_queries": single_queries,
         "figures": {
             "profile_batches": batches,
             "profile_statements_per_batch": len(queries) - 1,
@@ -1035,6 +1049,8 @@ def _print_profile(profiled: dict[str, Any]) -> None:
     lines.append(f"   {'total':<20} {total:8.2f} ms")
     lines.append("-- ingest: the queries of one batch of records (ms, SQL)")
     lines += [f"   {t:7.2f}  {sql}" for t, sql in profiled["queries"]]
+    lines.append("-- ingest: the statements of one single-record upload, in-process (ms, SQL)")
+    lines += [f"   {t:7.2f}  {sql}" for t, sql in profiled["single_queries"]]
     lines.append("-- ingest: the statements of one blacklist delta request (ms, SQL)")
     lines += [f"   {t:7.2f}  {sql}" for t, sql in profiled["delta_queries"]]
     text = "\n".join(lines) + "\n"

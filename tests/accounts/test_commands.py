@@ -21,7 +21,7 @@ from accounts.keys import purse_master_key
 from accounts.models import AuditEvent, Card, Cardholder, KeyPurpose, Merchant, StoredKey
 from accounts.selectors import ledger_check
 from onecard.roles import Role
-from terminals.models import Terminal
+from terminals.models import Terminal, TerminalRecord
 from tests.conftest import VECTOR_MASTER_KEY
 
 HEADER = ["number", "name", "kind", "department", "valid_until", "phone", "email"]
@@ -220,8 +220,8 @@ def test_import_cardholders_refuses_an_unknown_file_type(db, tmp_path):
 
 
 def test_load_demo_twice_gives_one_consistent_campus(db):
-    first, _err = run("load_demo")
-    second, _err = run("load_demo")
+    first, _err = run("load_demo", "--simulate-seconds", "0")
+    second, _err = run("load_demo", "--simulate-seconds", "0")
 
     assert Cardholder.objects.count() == 50
     assert Card.objects.count() == 50
@@ -239,10 +239,21 @@ def test_load_demo_twice_gives_one_consistent_campus(db):
 
 
 def test_the_demo_logins_work(db, client):
-    run("load_demo")
+    run("load_demo", "--simulate-seconds", "0")
 
     assert client.login(username="card_office", password="onecard-card_office")
     holder = Cardholder.objects.get(number="S2026001")
     assert holder.name == "张伟"
     assert holder.user is not None and holder.user.check_password("onecard-holder")
     assert client.get("/admin/accounts/card/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_day_has_terminals_trading_over_http(settings):
+    """load_demo runs the fleet simulator against this server on a real socket."""
+    settings.ONECARD_KEK = "5f" * 32
+    out, err = run("load_demo", "--simulate-seconds", "2")
+
+    assert "records accepted, balances match" in out, out + err
+    assert TerminalRecord.objects.filter(status="accepted").count() > 0
+    assert ledger_check() == []

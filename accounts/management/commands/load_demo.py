@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import random
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,40 @@ def demo_people(rng: random.Random) -> list[Person]:
 class Command(BaseCommand):
     help = "Load the demo campus (idempotent) and print the logins."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--simulate-seconds", type=float, default=8.0,
+            help="run the terminal fleet simulator this long for a day of records (0: none)",
+        )
+
+    def _simulate(self, seconds: float) -> None:
+        """A few canteen POS and a kiosk trade over HTTP with this server, so the demo
+        shows accepted records, postings and a lost card refused at the till."""
+        from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+        from onecard.wsgi import application
+        from terminals.simulator import SimulationOptions, run_simulation
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = make_server("127.0.0.1", 0, application, handler_class=Quiet)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            summary = run_simulation(SimulationOptions(
+                server=f"http://127.0.0.1:{server.server_port}", pos=3, kiosks=1, cards=20,
+                seconds=seconds, batch=100, seed=2026, lost_cards=1, sync_every=1.0, pause=0.02,
+                log=lambda line: self.stderr.write(line),
+            ))
+        finally:
+            server.shutdown()
+        self.stdout.write(_("Simulated terminals: %(n)d records accepted, balances %(ok)s.") % {
+            "n": summary.statuses.get("accepted", 0),
+            "ok": _("match") if summary.ok else _("DO NOT match"),
+        })
+
     def handle(self, *args: Any, **options: Any) -> None:
         role_groups_ensure()
         if OrgUnit.objects.filter(code=SCHOOL[0]).exists():
@@ -126,6 +161,8 @@ class Command(BaseCommand):
             keys_ok = self._keys_usable()
             with transaction.atomic():
                 self._load(keys_ok)
+            if keys_ok and options["simulate_seconds"]:
+                self._simulate(options["simulate_seconds"])
             if not keys_ok:
                 self.stdout.write(_(
                     "No usable KEK: the purse key and the terminals were not loaded. Set "
