@@ -115,6 +115,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "terminal has its own share of the cards")
     p.add_argument("--ingest-gunicorn-args", default="",
                    help="more gunicorn options, e.g. '--worker-class gthread --threads 4'")
+    p.add_argument("--ingest-gate", type=int, default=0,
+                   help="experiment: at most N large uploads at once per gunicorn worker "
+                        "(use with threaded workers); 0 = off, the product as it is")
     p.add_argument("--ingest-no-analyze", action="store_true",
                    help="skip ANALYZE after the ingest set-up (shows the plans a database "
                         "without statistics gets)")

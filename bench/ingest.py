@@ -70,6 +70,7 @@ HTTP_TIMEOUT_S = 120
 # terminal runs dry before the clock stops.
 PREPARE_RATE = 9000
 LOCK_SAMPLE_S = 0.05
+GATE_BYTES = 64 * 1024  # --ingest-gate: bodies above this are "large" (500 records: ~120 KiB)
 CPROFILE_BATCHES = 5
 SINGLES_IN_PROCESS = 50
 SETUP_CHUNK = 250  # cards set up per transaction
@@ -287,6 +288,28 @@ class LockSampler(threading.Thread):
 # --- the server ----------------------------------------------------------------------------
 
 
+_gate: threading.BoundedSemaphore | None = None
+_application: Callable[..., Any] | None = None
+
+
+def gated_application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    """The --ingest-gate experiment's WSGI entry (not the product's): onecard's own
+    application, but each worker process serves at most BENCH_INGEST_GATE large uploads
+    (bodies above GATE_BYTES) at once, so with threaded workers the small requests
+    are not queued behind big batches and the big ones do not pile up on row locks."""
+    global _gate, _application
+    if _application is None:
+        from onecard.wsgi import application
+
+        _application = application
+        _gate = threading.BoundedSemaphore(int(os.environ.get("BENCH_INGEST_GATE", "1")))
+    assert _gate is not None
+    if int(environ.get("CONTENT_LENGTH") or 0) <= GATE_BYTES:
+        return _application(environ, start_response)
+    with _gate:
+        return _application(environ, start_response)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -294,20 +317,21 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(database_url: str, *, workers: int, conn_max_age: int,
-            extra: list[str]) -> Iterator[tuple[str, int]]:
+def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[str],
+            gate: int = 0) -> Iterator[tuple[str, int]]:
     """gunicorn with `workers` workers (sync unless `extra` says otherwise) on a free
     port; yields (base url, master pid)."""
     port = _free_port()
     url = database_url + (f"?conn_max_age={conn_max_age}" if conn_max_age else "")
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
-           "DJANGO_SETTINGS_MODULE": "onecard.settings"}
+           "DJANGO_SETTINGS_MODULE": "onecard.settings", "BENCH_INGEST_GATE": str(gate)}
+    app = "bench.ingest:gated_application" if gate else "onecard.wsgi:application"
     gunicorn = Path(sys.executable).parent / "gunicorn"
     OUT_DIR.mkdir(exist_ok=True)
     log_path = OUT_DIR / "ingest-gunicorn.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(gunicorn), "onecard.wsgi:application", "--workers", str(workers),
+            [str(gunicorn), app, "--workers", str(workers),
              "--bind", f"127.0.0.1:{port}", "--timeout", str(HTTP_TIMEOUT_S), *extra],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
@@ -994,13 +1018,14 @@ def run(ctx: Any) -> dict[str, Any]:
         "cards": len(setup["cards"]), "terminals": len(setup["bulk"]), "batch": size,
         "workers": args.ingest_workers, "conn_max_age": args.ingest_conn_max_age,
         "cards_mode": args.ingest_cards_mode, "analyzed": not args.ingest_no_analyze,
-        "gunicorn_args": args.ingest_gunicorn_args,
+        "gunicorn_args": args.ingest_gunicorn_args, "gate": args.ingest_gate,
         "load_avg_1min_before": round(os.getloadavg()[0], 2),
     }
     terms = [*setup["bulk"], online]
     with _server(ctx.database_url, workers=args.ingest_workers,
                  conn_max_age=args.ingest_conn_max_age,
-                 extra=shlex.split(args.ingest_gunicorn_args)) as (base, pid):
+                 extra=shlex.split(args.ingest_gunicorn_args),
+                 gate=args.ingest_gate) as (base, pid):
         _warm_up(base, terms, args.ingest_workers)
         idle = _idle_single(base, online, online_batches, args.ingest_idle_singles)
         measured = _bulk_run(base, pid, setup["bulk"], prepared, online, online_batches,
