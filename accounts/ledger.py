@@ -275,17 +275,17 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
                 INSERT INTO accounts_posting
                     (idempotency_key, kind, memo, card_id, created_by_id, created_at)
                 SELECT k, kind, memo, card, %s, %s
-                FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[])
+                FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[])
                     AS v(k, kind, memo, card)
                 RETURNING id, idempotency_key
             ), e AS (
                 INSERT INTO accounts_entry (posting_id, account_id, amount)
                 SELECT p.id, v.a, v.d
-                FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS v(k, a, d)
+                FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS v(k, a, d)
                 JOIN p ON p.idempotency_key = v.k
             ), u AS (
                 UPDATE accounts_ledgeraccount l SET balance = l.balance + v.d
-                FROM unnest(%s::bigint[], %s::bigint[]) AS v(a, d) WHERE l.id = v.a
+                FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d) WHERE l.id = v.a
             )
             SELECT id, idempotency_key FROM p
             """,

@@ -1031,8 +1031,8 @@ def _cards_save_balances(cards: list[Card]) -> None:
     with bulk_cursor() as cur:
         cur.execute(
             "UPDATE accounts_card c SET card_main = v.m, card_subsidy = v.s, card_seq = v.q, "
-            "updated_at = %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], "
-            "%s::bigint[]) AS v(id, m, s, q) WHERE c.id = v.id",
+            "updated_at = %s FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], "
+            "%b::bigint[]) AS v(id, m, s, q) WHERE c.id = v.id",
             [_now(), [c.pk for c in cards], [c.card_main for c in cards],
              [c.card_subsidy for c in cards], [c.card_seq for c in cards]],
         )

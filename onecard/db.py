@@ -15,7 +15,8 @@ def bulk_cursor() -> Iterator[Any]:
     """A psycopg cursor with server-side binding on Django's connection (PostgreSQL).
 
     Django's default client-side cursor quotes every array element into the SQL text
-    in Python; sent as bound parameters, a batch's arrays cost next to nothing. The
+    in Python; sent as bound parameters (`%b`: binary format), a batch's arrays cost
+    next to nothing. The
     cursor runs inside Django's current transaction; statements sent through it are
     not in Django's query log."""
     connection.ensure_connection()

@@ -351,7 +351,7 @@ def _store(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
              "amount": "bigint", "balance_before": "bigint", "posting_id": "bigint",
              "flags": "jsonb", "raw": "jsonb"}
     names = list(columns)
-    unnest = ", ".join(f"%s::{'text' if types.get(n) == 'jsonb' else types.get(n, 'text')}[]"
+    unnest = ", ".join(f"%b::{'text' if types.get(n) == 'jsonb' else types.get(n, 'text')}[]"
                        for n in names)
     select = ", ".join(f"v.{n}::jsonb" if types.get(n) == "jsonb" else f"v.{n}" for n in names)
     with bulk_cursor() as cur:

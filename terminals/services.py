@@ -140,9 +140,16 @@ def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Termina
     return terminal
 
 
+TOUCH_EVERY_S = 30
+
+
 def terminal_touch(terminal: Terminal) -> None:
-    """Any authenticated request shows the terminal is alive."""
-    Terminal.objects.filter(pk=terminal.pk).update(last_seen=timezone.now())
+    """Any authenticated request shows the terminal is alive; written at most every
+    30 s, so list polling does not cost a write (and a WAL flush) each time."""
+    now = timezone.now()
+    if terminal.last_seen and (now - terminal.last_seen).total_seconds() < TOUCH_EVERY_S:
+        return
+    Terminal.objects.filter(pk=terminal.pk).update(last_seen=now)
 
 
 def _set_status(*, terminal: Terminal, status: str, by: Any, reason: str, action: str,
