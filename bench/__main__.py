@@ -123,6 +123,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "without statistics gets)")
     p.add_argument("--ingest-idle-singles", type=int, default=200,
                    help="single-record uploads timed on the idle server first (default 200)")
+    p.add_argument("--ingest-sim-seconds", type=float, default=10.0,
+                   help="the fleet simulator against the same server afterwards (0: skip)")
     p.add_argument("--ingest-profile-batches", type=int, default=10,
                    help="batches timed phase by phase in-process (default 10)")
     p.add_argument("--blacklist-cards", type=int, default=100_000,

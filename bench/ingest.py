@@ -994,6 +994,24 @@ def _cprofile(work: Callable[[], Any]) -> str:
 # --- the section ---------------------------------------------------------------------------------
 
 
+def _simulated_fleet(base: str, seconds: float) -> dict[str, Any]:
+    """The fleet simulator (soft cards, offline backlogs, re-sent batches, a lost card
+    refused once listed) against the same server: a realistic mix, not a best case."""
+    from terminals.simulator import SimulationOptions, run_simulation
+
+    summary = run_simulation(SimulationOptions(server=base, pos=10, kiosks=2, cards=200,
+                                               seconds=seconds, seed=7))
+    return {
+        "sim_records_accepted": summary.statuses["accepted"],
+        "sim_records_duplicate": summary.statuses["duplicate"],
+        "sim_records_rejected": summary.statuses["rejected"],
+        "sim_records_per_s": round(summary.records_per_second, 1),
+        "sim_upload_p50_ms": round(summary.latency_ms(0.50), 1),
+        "sim_upload_p99_ms": round(summary.latency_ms(0.99), 1),
+        "sim_balances_match": summary.ok,
+    }
+
+
 def run(ctx: Any) -> dict[str, Any]:
     args = ctx.args
     size = args.ingest_batch
@@ -1048,6 +1066,10 @@ def run(ctx: Any) -> dict[str, Any]:
         if not figures["ledger_check_ok"] or not figures["all_sent_accepted"]:
             ctx.notes.append(f"ingest: ledger_check {figures['ledger_breaches']}, "
                              f"sent {sent}, accepted {figures['records_stored_accepted']}")
+        if args.ingest_sim_seconds:
+            figures.update(_simulated_fleet(base, args.ingest_sim_seconds))
+            if not figures["sim_balances_match"]:
+                ctx.notes.append("ingest: the simulated fleet's balances do not match")
         fill = _blacklist_fill(args.blacklist_cards)
         if not args.ingest_no_analyze:
             _analyze()
