@@ -254,6 +254,9 @@ def _decide(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
         if p.record["type"] not in types:
             p.reject("type_not_allowed")
             continue
+        if p.record["type"] == RecordType.DOOR and p.record["door"] > terminal.doors:
+            p.reject("invalid", f"this controller has doors 1 to {terminal.doors}")
+            continue
         if abs(p.record["ts"] - received_at.timestamp()) > CLOCK_SKEW_S or \
                 p.record["ts"] > received_at.timestamp() + 300:
             p.flags.append("clock_skew")

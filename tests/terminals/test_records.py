@@ -339,6 +339,7 @@ DOOR_BREAKS: dict[str, tuple[dict[str, Any], str]] = {
     "no door": ({"door": None}, "door must be"),
     "result": ({"result": "maybe"}, "result must be granted or denied"),
     "reason": ({"reason": "because"}, "reason is not one of"),
+    "no such door": ({"door": 9}, "this controller has doors 1 to"),
 }
 
 
