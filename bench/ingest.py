@@ -55,6 +55,7 @@ from typing import Any
 import requests
 
 from accounts import crypto
+from bench.figures import ms, quantile
 
 RECORDS_PATH = "/api/v1/terminal/records"
 BLACKLIST_PATH = "/api/v1/terminal/blacklist"
@@ -458,17 +459,6 @@ def _prepare(chains: Chains, bulk: list[Term], *, batches: int, size: int,
 # --- the measurements -------------------------------------------------------------------------
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    if len(ordered) == 1:
-        return ordered[0]
-    return statistics.quantiles(ordered, n=100, method="inclusive")[round(q * 100) - 1]
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
 
 
 def _single_loop(base: str, term: Term, batches: Iterator[Batch], tally: Tally,
@@ -533,11 +523,11 @@ def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[
             "batches": len(lat),
             "records_accepted": accepted,
             "records_per_s": round(accepted / elapsed, 1),
-            "batch_p50_ms": _ms(_quantile(lat, 0.5)),
-            "batch_p99_ms": _ms(_quantile(lat, 0.99)),
+            "batch_p50_ms": ms(quantile(lat, 0.5)),
+            "batch_p99_ms": ms(quantile(lat, 0.99)),
             "single_requests": len(online_tally.latencies),
-            "single_p50_ms": _ms(_quantile(online_tally.latencies, 0.5)),
-            "single_p99_ms": _ms(_quantile(online_tally.latencies, 0.99)),
+            "single_p50_ms": ms(quantile(online_tally.latencies, 0.5)),
+            "single_p99_ms": ms(quantile(online_tally.latencies, 0.99)),
             **_cpu_delta(cpu0, cpu1, elapsed),
             **sampler.figures(),
         },
@@ -603,12 +593,12 @@ def _blacklist_times(base: str, term: Term, version: int, *, requests_n: int,
     return {
         "blacklist_delta_requests": requests_n,
         "blacklist_delta_cards": listed,
-        "blacklist_delta_p50_ms": _ms(_quantile(lat, 0.5)),
-        "blacklist_delta_p99_ms": _ms(_quantile(lat, 0.99)),
+        "blacklist_delta_p50_ms": ms(quantile(lat, 0.5)),
+        "blacklist_delta_p99_ms": ms(quantile(lat, 0.99)),
         "blacklist_full_listed": len(resp.json()["add"]),
         "blacklist_full_bytes": size,
-        "blacklist_full_p50_ms": _ms(_quantile(full, 0.5)),
-        "blacklist_full_max_ms": _ms(max(full)),
+        "blacklist_full_p50_ms": ms(quantile(full, 0.5)),
+        "blacklist_full_max_ms": ms(max(full)),
     }
 
 
@@ -908,8 +898,8 @@ def _profile(setup: dict[str, Any], chains: Chains, *, size: int, batches: int,
     delta, delta_queries = _delta_in_process(client, term)
     connections.close_all()
 
-    ms = {k: v * 1000 / batches for k, v in totals.items()}
-    exclusive = _exclusive(ms)
+    per_batch_ms = {k: v * 1000 / batches for k, v in totals.items()}
+    exclusive = _exclusive(per_batch_ms)
     profile_text = ""
     if cprofile:
         work = [auth_and_parse(next_batch())[:2] for _ in range(CPROFILE_BATCHES)]
@@ -922,12 +912,12 @@ def _profile(setup: dict[str, Any], chains: Chains, *, size: int, batches: int,
             "profile_batches": batches,
             "profile_statements_per_batch": len(queries) - 1,
             "profile_db_ms_per_batch": round(sum(q[0] for q in queries), 2),
-            "profile_ingest_ms_per_batch": round(ms["records_ingest"], 2),
+            "profile_ingest_ms_per_batch": round(per_batch_ms["records_ingest"], 2),
             "profile_ingest_unwrapped_ms_per_batch": round(1000 * statistics.mean(bare), 2),
             "profile_request_ms_per_batch": round(1000 * statistics.mean(whole), 2),
             "profile_records_per_s_one_process": round(size / statistics.mean(whole), 1),
-            "profile_single_request_p50_ms": _ms(_quantile(single, 0.5)),
-            "profile_blacklist_delta_p50_ms": _ms(_quantile(delta, 0.5)),
+            "profile_single_request_p50_ms": ms(quantile(single, 0.5)),
+            "profile_blacklist_delta_p50_ms": ms(quantile(delta, 0.5)),
             **{f"phase_{k}_ms": round(v, 2) for k, v in exclusive.items()},
         },
     }
@@ -1049,8 +1039,8 @@ def run(ctx: Any) -> dict[str, Any]:
         measured = _bulk_run(base, pid, setup["bulk"], prepared, online, online_batches,
                              seconds=args.ingest_seconds, database_url=ctx.database_url)
         figures.update(measured["figures"])
-        figures["single_idle_p50_ms"] = _ms(_quantile(idle.latencies, 0.5))
-        figures["single_idle_p99_ms"] = _ms(_quantile(idle.latencies, 0.99))
+        figures["single_idle_p50_ms"] = ms(quantile(idle.latencies, 0.5))
+        figures["single_idle_p99_ms"] = ms(quantile(idle.latencies, 0.99))
         figures["required_ratio"] = 1.0
         tallies: list[Tally] = [*measured["tallies"], measured["online"], idle]
         sent = sum(t.sent_records for t in tallies)
@@ -1091,8 +1081,8 @@ def run(ctx: Any) -> dict[str, Any]:
 def _print_profile(profiled: dict[str, Any]) -> None:
     lines = ["", "-- ingest: ms per batch by phase (in-process, exclusive)"]
     total = sum(profiled["phases_ms"].values())
-    for name, ms in profiled["phases_ms"].items():
-        lines.append(f"   {name:<20} {ms:8.2f} ms  {100 * ms / total:5.1f} %")
+    for name, phase_ms in profiled["phases_ms"].items():
+        lines.append(f"   {name:<20} {phase_ms:8.2f} ms  {100 * phase_ms / total:5.1f} %")
     lines.append(f"   {'total':<20} {total:8.2f} ms")
     lines.append("-- ingest: the queries of one batch of records (ms, SQL)")
     lines += [f"   {t:7.2f}  {sql}" for t, sql in profiled["queries"]]

@@ -13,11 +13,12 @@ from __future__ import annotations
 import cProfile
 import io
 import pstats
-import statistics
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from bench.figures import ms, quantile
 
 if TYPE_CHECKING:
     from accounts.models import Card
@@ -141,21 +142,11 @@ def _timed(cards: list[Card], clerks: list[Any], *, seconds: float,
     return {
         "done": len(flat), "errors": len(errors), "seconds": elapsed,
         "first_error": repr(errors[0]) if errors else None,
-        "p50_ms": _ms(_quantile(flat, 0.50)), "p95_ms": _ms(_quantile(flat, 0.95)),
-        "p99_ms": _ms(_quantile(flat, 0.99)),
+        "p50_ms": ms(quantile(flat, 0.50)), "p95_ms": ms(quantile(flat, 0.95)),
+        "p99_ms": ms(quantile(flat, 0.99)),
     }
 
 
-def _quantile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    return statistics.quantiles(sorted_values, n=100, method="inclusive")[round(q * 100) - 1]
-
-
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
 
 
 def _queries_per_top_up(cards: list[Card], clerk: Any) -> float:
