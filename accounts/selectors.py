@@ -58,6 +58,19 @@ def cards_by_number(card_nos: set[str]) -> dict[str, Card]:
     return {c.card_no: c for c in Card.objects.filter(card_no__in=card_nos)}
 
 
+def cards_by_id(card_ids: set[int]) -> dict[int, Card]:
+    return {c.pk: c for c in Card.objects.filter(pk__in=card_ids)}
+
+
+def blacklist_state_at(card_id: int, at: dt.datetime) -> int | None:
+    """The version that put the card on the blacklist, if it was listed at `at`."""
+    last = (BlacklistVersion.objects.filter(card_id=card_id, at__lte=at)
+            .order_by("-version").values_list("version", "action").first())
+    if last is None or last[1] != BlacklistAction.ADD:
+        return None
+    return int(last[0])
+
+
 def card_live_for(cardholder: Cardholder) -> Card | None:
     return cardholder.cards.filter(status__in=LIVE_STATUSES).first()
 

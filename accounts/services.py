@@ -803,6 +803,22 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
 
 
 @transaction.atomic
+def card_suspect_clone(*, card: Card, by: Any, detail: str = "", channel: str = "job") -> Card:
+    """Two different records carry this card's counter value: a clone is suspected, and
+    the card goes on the blacklist whatever its status (§7 card_seq_conflict)."""
+    card = _lock_card(card)
+    if card.suspected_clone:
+        return card
+    before = _card_snapshot(card)
+    card.suspected_clone = True
+    _blacklist_sync(card, reason="suspected_clone")
+    card.save()
+    audit_record(action="card.suspect_clone", actor=by, subject=card, channel=channel,
+                 before=before, after={**_card_snapshot(card), "detail": detail})
+    return card
+
+
+@transaction.atomic
 def card_expire(*, card: Card, by: Any, channel: str = "job") -> Card:
     return _card_change_status(
         card=card, to=CardStatus.EXPIRED, by=by, action="expire", channel=channel

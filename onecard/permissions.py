@@ -20,6 +20,7 @@ class Area(enum.StrEnum):
     SUBSIDIES = "subsidies"
     MERCHANTS = "merchants"
     TERMINALS = "terminals"
+    EXCEPTIONS = "exceptions"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ ROLE_MATRIX: dict[Area, AreaAccess] = {
     Area.SUBSIDIES: AreaAccess(frozenset({Role.CARD_OFFICE, Role.FINANCE})),
     Area.MERCHANTS: AreaAccess(frozenset({Role.FINANCE})),
     Area.TERMINALS: AreaAccess(frozenset()),  # admin only; the auditor reads
+    Area.EXCEPTIONS: AreaAccess(frozenset({Role.FINANCE})),
 }
 
 

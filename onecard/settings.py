@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "django_q",
     "onecard",
     "accounts",
+    "settlement",
     "terminals",
 ]
 
@@ -146,3 +147,5 @@ ONECARD_REFUND_SUBSIDY: bool = env.bool("ONECARD_REFUND_SUBSIDY", default=True)
 # Key-encryption key: 64 hex chars, from the environment or a file; never from the database.
 ONECARD_KEK: str = env.str("ONECARD_KEK", default="")
 ONECARD_KEK_FILE: str = env.str("ONECARD_KEK_FILE", default="")
+# A card's missing counter value is an exception only once it is this late (§7).
+ONECARD_SETTLING_WINDOW_HOURS: int = env.int("ONECARD_SETTLING_WINDOW_HOURS", default=72)

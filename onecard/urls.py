@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/terminal/", include("terminals.api.urls")),
     path("", include("terminals.api.admin_urls")),
+    path("", include("settlement.api.urls")),
     path("api/v1/", include("accounts.api.urls")),
 ]
 

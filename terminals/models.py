@@ -188,3 +188,20 @@ class QuarantinedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.terminal_id}#{self.terminal_seq} {self.reason}"
+
+
+class HeartbeatLog(models.Model):
+    """Each heartbeat's blacklist version: reconciliation asks which version a terminal
+    had applied when it sold to a card (§7 blacklisted_card_used)."""
+
+    terminal = models.ForeignKey(Terminal, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField(_("at"))
+    blacklist_version = models.BigIntegerField(_("blacklist version applied"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+        indexes = [models.Index(fields=["terminal", "at"], name="heartbeat_terminal_at")]
+
+    def __str__(self) -> str:
+        return f"{self.terminal_id} {self.at:%Y-%m-%d %H:%M:%S} v{self.blacklist_version}"

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
+from collections.abc import Iterator
+from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from onecard.errors import NotFound
-from terminals.models import Terminal
+from terminals.models import (
+    HeartbeatLog,
+    QuarantinedRecord,
+    RecordStatus,
+    Terminal,
+    TerminalRecord,
+)
 
 
 def terminal_get(terminal_id: str) -> Terminal:
@@ -85,3 +95,86 @@ def terminal_overview(terminal: Terminal) -> dict[str, object]:
         "config_version": terminal.config_version,
         "params": terminal.params,
     }
+
+
+# --- What reconciliation reads ----------------------------------------------------------
+
+
+def rejected_received(start: Any, end: Any) -> Iterator[TerminalRecord]:
+    return (TerminalRecord.objects.filter(status=RecordStatus.REJECTED, received_at__gte=start,
+                                          received_at__lt=end)
+            .select_related("terminal").iterator(chunk_size=2000))
+
+
+def conflicts_received(start: Any, end: Any) -> Iterator[QuarantinedRecord]:
+    return (QuarantinedRecord.objects.filter(received_at__gte=start, received_at__lt=end)
+            .select_related("terminal").iterator(chunk_size=2000))
+
+
+def flagged_received(start: Any, end: Any) -> Iterator[TerminalRecord]:
+    return (TerminalRecord.objects.filter(status=RecordStatus.ACCEPTED, received_at__gte=start,
+                                          received_at__lt=end).exclude(flags=[])
+            .select_related("terminal").iterator(chunk_size=2000))
+
+
+def terminal_seq_gaps() -> list[tuple[str, int, int]]:
+    """(terminal_id, first missing, last missing) for every hole in every terminal's
+    stored seqs, including a missing start (seq 1)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT t.terminal_id, g.prev + 1, g.terminal_seq - 1 FROM ("
+            " SELECT terminal_id, terminal_seq, LAG(terminal_seq, 1, 0) OVER ("
+            "  PARTITION BY terminal_id ORDER BY terminal_seq) AS prev"
+            " FROM terminals_terminalrecord) g"
+            " JOIN terminals_terminal t ON t.id = g.terminal_id"
+            " WHERE g.terminal_seq - g.prev > 1 ORDER BY 1, 2"
+        )
+        return [(str(a), int(b), int(c)) for a, b, c in cur.fetchall()]
+
+
+def cards_with_records_received(start: Any, end: Any) -> set[int]:
+    return set(TerminalRecord.objects.filter(
+        received_at__gte=start, received_at__lt=end, card__isnull=False,
+        type__in=("purchase", "load"), status=RecordStatus.ACCEPTED,
+    ).values_list("card_id", flat=True).distinct())
+
+
+def purse_records_of_cards(card_ids: set[int]) -> Iterator[TerminalRecord]:
+    return (TerminalRecord.objects.filter(card_id__in=card_ids, status=RecordStatus.ACCEPTED,
+                                          type__in=("purchase", "load"))
+            .select_related("terminal").order_by("card_id", "card_seq", "received_at")
+            .iterator(chunk_size=5000))
+
+
+def _applied_version(terminal_pk: int, at: Any) -> int:
+    beat = (HeartbeatLog.objects.filter(terminal_id=terminal_pk, at__lte=at)
+            .order_by("-at").values_list("blacklist_version", flat=True).first())
+    return int(beat or 0)
+
+
+def purchases_on_listed_cards(start: Any, end: Any) -> Iterator[tuple[TerminalRecord, int, int]]:
+    """Purchases received in the window by cards that were on the blacklist at the time:
+    each with the version that listed the card and the version the terminal had applied
+    (its last heartbeat before the sale)."""
+    from accounts.selectors import blacklist_state_at
+
+    qs = (TerminalRecord.objects.filter(status=RecordStatus.ACCEPTED, type="purchase",
+                                        received_at__gte=start, received_at__lt=end,
+                                        card__blacklist_versions__isnull=False)
+          .distinct().select_related("terminal"))
+    for r in qs.iterator(chunk_size=2000):
+        sold_at = dt.datetime.fromtimestamp(r.ts or 0, tz=dt.UTC)
+        listed_at = blacklist_state_at(r.card_id, sold_at) if r.card_id else None
+        if listed_at is not None:
+            yield r, listed_at, _applied_version(r.terminal_id, sold_at)
+
+
+def purchases_after_replacement(start: Any, end: Any) -> Iterator[tuple[TerminalRecord, Any]]:
+    qs = (TerminalRecord.objects.filter(status=RecordStatus.ACCEPTED, type="purchase",
+                                        received_at__gte=start, received_at__lt=end,
+                                        card__status="replaced")
+          .select_related("terminal", "card"))
+    for r in qs.iterator(chunk_size=2000):
+        closed = r.card.closed_at if r.card else None
+        if closed is not None and (r.ts or 0) > closed.timestamp():
+            yield r, closed

@@ -18,7 +18,13 @@ from accounts.keys import kek_get
 from accounts.models import Merchant
 from accounts.services import merchant_create
 from onecard.errors import InvalidRequest, KeysUnavailable
-from terminals.models import TERMINAL_ID_PREFIX, Terminal, TerminalKind, TerminalStatus
+from terminals.models import (
+    TERMINAL_ID_PREFIX,
+    HeartbeatLog,
+    Terminal,
+    TerminalKind,
+    TerminalStatus,
+)
 
 SECRET_BYTES = 32
 MAX_DOORS = 64
@@ -136,6 +142,8 @@ def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Termina
         faults=[{"code": f["code"][:64], "message": str(f.get("message", ""))[:255]}
                 for f in faults[:32]],
     )
+    HeartbeatLog.objects.create(terminal=terminal, at=now,
+                                blacklist_version=report.get("blacklist_version", 0))
     terminal.refresh_from_db()
     return terminal
 

@@ -48,6 +48,8 @@ STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("post", "/api/v1/terminals/POS-9999/disable", {"reason": "r"}),
     ("post", "/api/v1/terminals/POS-9999/rotate-secret", {}),
     ("patch", "/api/v1/terminals/POS-9999/config", {"params": {}}),
+    ("get", "/api/v1/exceptions", None),
+    ("post", "/api/v1/exceptions/999999/resolve", {"action": "none", "note": "n"}),
 ]
 PORTAL_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("get", "/api/v1/me", None),

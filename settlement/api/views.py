@@ -1,0 +1,74 @@
+"""Reconciliation exceptions for finance (operations-api.md, "Reconciliation and
+exceptions")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.common import StaffAPIView
+from onecard.errors import InvalidRequest, NotFound
+from onecard.pagination import Pagination
+from onecard.permissions import Area
+from settlement.models import ExceptionCode, ExceptionStatus, ReconException
+from settlement.services import exception_resolve
+
+
+class ExceptionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ReconException
+        fields = ["id", "code", "status", "business_date", "card_no", "terminal_id",
+                  "records", "detail", "raised_at", "resolved_at", "note"]
+
+
+class ExceptionListView(StaffAPIView):
+    area = Area.EXCEPTIONS
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=ExceptionStatus.values),
+                    OpenApiParameter("code", str, enum=ExceptionCode.values),
+                    OpenApiParameter("date", OpenApiTypes.DATE)],
+        responses={200: ExceptionOutput(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        qs = ReconException.objects.all()
+        for name, field, allowed in (("status", "status", ExceptionStatus.values),
+                                     ("code", "code", ExceptionCode.values)):
+            value = request.query_params.get(name)
+            if value:
+                if value not in allowed:
+                    raise InvalidRequest(_("Unknown %(f)s.") % {"f": name}, field=name)
+                qs = qs.filter(**{field: value})
+        if request.query_params.get("date"):
+            qs = qs.filter(business_date=request.query_params["date"])
+        page = Pagination()
+        rows = page.paginate_queryset(qs, request, view=self)
+        return page.get_paginated_response(ExceptionOutput(rows, many=True).data)
+
+
+class ResolveInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["none", "write_off"])
+    note = serializers.CharField(max_length=2000)
+
+
+class ExceptionResolveView(StaffAPIView):
+    area = Area.EXCEPTIONS
+
+    @extend_schema(request=ResolveInput, responses={200: ExceptionOutput})
+    def post(self, request: Request, exception_id: str) -> Response:
+        data: Any = request.data
+        if not isinstance(data, dict) or set(data) - {"action", "note"}:
+            raise InvalidRequest(_('The body is {"action", "note"}.'))
+        form = ResolveInput(data=data)
+        form.is_valid(raise_exception=True)
+        exc = ReconException.objects.filter(pk=int(exception_id)).first()
+        if exc is None:
+            raise NotFound()
+        exc = exception_resolve(exception=exc, by=request.user, **form.validated_data)
+        return Response(ExceptionOutput(exc).data)

@@ -1,0 +1,74 @@
+"""Reconciliation runs and the exceptions they raise (terminal-protocol.md §7)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ExceptionCode(models.TextChoices):
+    TERMINAL_SEQ_GAP = "terminal_seq_gap", _("Records missing from a terminal")
+    CARD_SEQ_GAP = "card_seq_gap", _("A card's counter skips")
+    CARD_SEQ_CONFLICT = "card_seq_conflict", _("Two records with one card counter (clone?)")
+    BALANCE_CHAIN_BREAK = "balance_chain_break", _("Balance chain break")
+    CARD_DB_IMBALANCE = "card_db_imbalance", _("Account differs from card plus pending")
+    BLACKLISTED_CARD_USED = "blacklisted_card_used", _("Blacklisted card used")
+    REPLACED_CARD_USED = "replaced_card_used", _("Replaced card used")
+    CLOCK_SKEW = "clock_skew", _("Record time far from arrival")
+    QUARANTINED_RECORD = "quarantined_record", _("Conflicting or rejected record")
+    BANK_ONLY = "bank_only", _("Bank transfer missing in OneCard")
+    ONECARD_ONLY = "onecard_only", _("Bank transfer missing at the bank")
+
+
+class ExceptionStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
+    WRITTEN_OFF = "written_off", _("Written off")
+
+
+class ReconciliationRun(models.Model):
+    business_date = models.DateField(_("business date"), db_index=True)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    raised = models.JSONField(_("exceptions raised, by code"), default=dict)
+    ledger_breaches = models.JSONField(_("ledger check breaches"), default=list)
+
+    class Meta:
+        verbose_name = _("reconciliation run")
+        verbose_name_plural = _("reconciliation runs")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.started_at:%H:%M}"
+
+
+class ReconException(models.Model):
+    """One anomaly for a person to resolve. `key` names what it is about, so running the
+    reconciliation again raises nothing twice."""
+
+    key = models.CharField(max_length=200, unique=True)
+    code = models.CharField(_("code"), max_length=32, choices=ExceptionCode.choices,
+                            db_index=True)
+    status = models.CharField(_("status"), max_length=16, choices=ExceptionStatus.choices,
+                              default=ExceptionStatus.OPEN, db_index=True)
+    business_date = models.DateField(_("business date"), db_index=True)
+    card_no = models.CharField(_("card number"), max_length=32, blank=True, default="")
+    terminal_id = models.CharField(_("terminal id"), max_length=32, blank=True, default="")
+    records = models.JSONField(_("records"), default=list, blank=True)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    raised_at = models.DateTimeField(_("raised at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", verbose_name=_("resolved by"),
+    )
+    note = models.TextField(_("note"), blank=True, default="")
+
+    class Meta:
+        verbose_name = _("reconciliation exception")
+        verbose_name_plural = _("reconciliation exceptions")
+        ordering = ["-raised_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.card_no or self.terminal_id}"
