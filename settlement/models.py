@@ -72,3 +72,71 @@ class ReconException(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.card_no or self.terminal_id}"
+
+
+class MerchantSettlement(models.Model):
+    """One merchant's business day: purchases counted, fee taken, net posted from the
+    merchant payable to bank clearing."""
+
+    merchant = models.ForeignKey("accounts.Merchant", on_delete=models.PROTECT,
+                                 related_name="+", verbose_name=_("merchant"))
+    business_date = models.DateField(_("business date"))
+    count = models.PositiveIntegerField(_("purchases"))
+    gross = models.BigIntegerField(_("gross (fen)"))
+    fee = models.BigIntegerField(_("fee (fen)"))
+    net = models.BigIntegerField(_("net (fen)"))
+    fee_rate_bp = models.PositiveIntegerField(_("fee rate (basis points)"))
+    posting_id = models.BigIntegerField(_("posting"), null=True, blank=True)
+    created_at = models.DateTimeField(_("settled at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("merchant settlement")
+        verbose_name_plural = _("merchant settlements")
+        ordering = ["business_date", "merchant"]
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "business_date"],
+                                    name="settlement_once_per_merchant_day"),
+            models.CheckConstraint(condition=models.Q(net=models.F("gross") - models.F("fee")),
+                                   name="settlement_net_is_gross_less_fee"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.business_date}"
+
+
+class BankTransfer(models.Model):
+    """A transfer the bank's gateway reported (圈存), idempotent by `bank_ref`."""
+
+    bank_ref = models.CharField(_("bank reference"), max_length=64, unique=True)
+    cardholder_number = models.CharField(_("cardholder number"), max_length=32)
+    amount = models.BigIntegerField(_("amount (fen)"))
+    ts = models.DateTimeField(_("bank time"))
+    load_id = models.CharField(_("load id"), max_length=40, blank=True, default="")
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bank transfer")
+        verbose_name_plural = _("bank transfers")
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0),
+                                              name="bank_transfer_amount_positive")]
+
+    def __str__(self) -> str:
+        return self.bank_ref
+
+
+class BankStatementLine(models.Model):
+    """A line of the bank's statement file, as uploaded by finance."""
+
+    bank_ref = models.CharField(_("bank reference"), max_length=64, unique=True)
+    cardholder_number = models.CharField(_("cardholder number"), max_length=32)
+    amount = models.BigIntegerField(_("amount (fen)"))
+    ts = models.DateTimeField(_("bank time"))
+    statement = models.CharField(_("statement file"), max_length=255)
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("bank statement line")
+        verbose_name_plural = _("bank statement lines")
+
+    def __str__(self) -> str:
+        return self.bank_ref
