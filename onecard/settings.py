@@ -149,3 +149,5 @@ ONECARD_KEK: str = env.str("ONECARD_KEK", default="")
 ONECARD_KEK_FILE: str = env.str("ONECARD_KEK_FILE", default="")
 # A card's missing counter value is an exception only once it is this late (§7).
 ONECARD_SETTLING_WINDOW_HOURS: int = env.int("ONECARD_SETTLING_WINDOW_HOURS", default=72)
+# Local time the nightly reconciliation runs (django-q2 cluster).
+ONECARD_RECONCILE_AT: str = env.str("ONECARD_RECONCILE_AT", default="02:30")

@@ -9,4 +9,6 @@ urlpatterns = [
             name="exception-list"),
     re_path(r"^api/v1/exceptions/(?P<exception_id>[0-9]{1,18})/resolve(?:/)?$",
             views.ExceptionResolveView.as_view(), name="exception-resolve"),
+    re_path(r"^api/v1/reconciliations(?:/)?$", views.ReconciliationRunView.as_view(),
+            name="reconciliation-runs"),
 ]

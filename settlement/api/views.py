@@ -16,8 +16,13 @@ from accounts.api.common import StaffAPIView
 from onecard.errors import InvalidRequest, NotFound
 from onecard.pagination import Pagination
 from onecard.permissions import Area
-from settlement.models import ExceptionCode, ExceptionStatus, ReconException
-from settlement.services import exception_resolve
+from settlement.models import (
+    ExceptionCode,
+    ExceptionStatus,
+    ReconciliationRun,
+    ReconException,
+)
+from settlement.services import exception_resolve, reconcile_day
 
 
 class ExceptionOutput(serializers.ModelSerializer):
@@ -72,3 +77,36 @@ class ExceptionResolveView(StaffAPIView):
             raise NotFound()
         exc = exception_resolve(exception=exc, by=request.user, **form.validated_data)
         return Response(ExceptionOutput(exc).data)
+
+
+class RunInput(serializers.Serializer):
+    date = serializers.DateField()
+
+
+class RunOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ReconciliationRun
+        fields = ["id", "business_date", "started_at", "finished_at", "raised", "ledger_breaches"]
+
+
+class ReconciliationRunView(StaffAPIView):
+    """Finance starts the reconciliation of a day on demand (the nightly job does
+    yesterday); running a day again raises nothing twice."""
+
+    area = Area.EXCEPTIONS
+
+    @extend_schema(responses={200: RunOutput(many=True)})
+    def get(self, request: Request) -> Response:
+        page = Pagination()
+        rows = page.paginate_queryset(ReconciliationRun.objects.all(), request, view=self)
+        return page.get_paginated_response(RunOutput(rows, many=True).data)
+
+    @extend_schema(request=RunInput, responses={201: RunOutput})
+    def post(self, request: Request) -> Response:
+        data: Any = request.data
+        if not isinstance(data, dict) or set(data) - {"date"}:
+            raise InvalidRequest(_('The body is {"date": "YYYY-MM-DD"}.'))
+        form = RunInput(data=data)
+        form.is_valid(raise_exception=True)
+        run = reconcile_day(business_date=form.validated_data["date"], by=request.user)
+        return Response(RunOutput(run).data, status=201)
