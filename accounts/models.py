@@ -386,6 +386,10 @@ class PostingKind(models.TextChoices):
     TOP_UP = "top_up", _("Top-up")
     CANCEL = "cancel", _("Cancellation and refund")
     SUBSIDY = "subsidy", _("Subsidy")
+    RECORD_PURCHASE = "record_purchase", _("Purchase at a terminal")
+    RECORD_LOAD = "record_load", _("Cash load at a terminal")
+    ADJUSTMENT = "adjustment", _("Correction by finance")
+    SETTLEMENT = "settlement", _("Merchant settlement")
 
 
 class Posting(models.Model):

@@ -803,6 +803,34 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
 
 
 @transaction.atomic
+def purse_adjust(*, card: Card, purse: str, amount: int, by: Any, reason: str,
+                 key: str, channel: str = "api") -> PendingLoad | None:
+    """A correction decided by finance, through suspense. A positive amount credits the
+    holder's purse and owes it to the card as a correction load; a negative one takes
+    back money the holder's account holds beyond the card and its pending loads."""
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
+        raise InvalidAmount(_("The adjustment is a whole number of fen, not zero."))
+    purse = _purse(purse)
+    card = _lock_card(card)
+    code = _purse_code(card.cardholder, purse)
+    posting = ledger.posting_create(
+        key=f"adjust:{key}", kind="adjustment", card=card, by=by, memo=reason[:255],
+        legs=[(SUSPENSE, -amount), (code, amount)],
+    )
+    load = None
+    if amount > 0 and card.is_live:
+        load = PendingLoad.objects.create(
+            card=card, purse=purse, amount=amount, source=LoadSource.CORRECTION,
+            reference=reason[:128], posting=posting,
+            created_by=by if getattr(by, "pk", None) else None,
+        )
+    audit_record(action="card.adjust", actor=by, subject=card, channel=channel,
+                 after={"purse": purse, "amount": amount, "reason": reason,
+                        "load_id": load.load_id if load else None})
+    return load
+
+
+@transaction.atomic
 def card_suspect_clone(*, card: Card, by: Any, detail: str = "", channel: str = "job") -> Card:
     """Two different records carry this card's counter value: a clone is suspected, and
     the card goes on the blacklist whatever its status (§7 card_seq_conflict)."""

@@ -151,3 +151,6 @@ ONECARD_KEK_FILE: str = env.str("ONECARD_KEK_FILE", default="")
 ONECARD_SETTLING_WINDOW_HOURS: int = env.int("ONECARD_SETTLING_WINDOW_HOURS", default=72)
 # Local time the nightly reconciliation runs (django-q2 cluster).
 ONECARD_RECONCILE_AT: str = env.str("ONECARD_RECONCILE_AT", default="02:30")
+# An adjustment above this many fen needs a second finance user's approval.
+ONECARD_ADJUST_APPROVAL_THRESHOLD: int = env.int("ONECARD_ADJUST_APPROVAL_THRESHOLD",
+                                                 default=10_000)

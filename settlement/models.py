@@ -64,6 +64,12 @@ class ReconException(models.Model):
         related_name="+", verbose_name=_("resolved by"),
     )
     note = models.TextField(_("note"), blank=True, default="")
+    # An adjustment above the approval threshold waits here for a second finance user.
+    proposed = models.JSONField(_("proposed adjustment"), null=True, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", verbose_name=_("proposed by"),
+    )
 
     class Meta:
         verbose_name = _("reconciliation exception")

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,9 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
-from accounts.selectors import cards_by_id, ledger_check
-from accounts.services import card_suspect_clone
-from onecard.errors import InvalidRequest, InvalidStatus
+from accounts.selectors import card_get, cards_by_id, ledger_check
+from accounts.services import card_suspect_clone, purse_adjust
+from onecard.errors import Conflict, InvalidRequest, InvalidStatus
 from settlement.models import ExceptionCode, ExceptionStatus, ReconciliationRun, ReconException
 from terminals import selectors as records
 
@@ -188,25 +189,78 @@ def _blacklisted_and_replaced_use(raise_: _Raiser, start: dt.datetime, end: dt.d
 # --- The exception workflow ------------------------------------------------------------
 
 
-RESOLVE_ACTIONS = {"none": ExceptionStatus.RESOLVED, "write_off": ExceptionStatus.WRITTEN_OFF}
+RESOLVE_ACTIONS = {"none": ExceptionStatus.RESOLVED, "adjust": ExceptionStatus.RESOLVED,
+                   "write_off": ExceptionStatus.WRITTEN_OFF}
+
+
+class SecondApproverRequired(Conflict):
+    code = "second_approver_required"
+    default_message = _("This adjustment is above the approval threshold: another finance "
+                        "user must approve it.")
+
+
+class ProposalDiffers(Conflict):
+    code = "proposal_differs"
+    default_message = _("The approval must repeat the proposed amount and purse.")
+
+
+class NothingToAdjust(Conflict):
+    code = "nothing_to_adjust"
+    default_message = _("This exception names no card to adjust.")
+
+
+@dataclass
+class Resolution:
+    exception: ReconException
+    awaiting_approval: bool = False
 
 
 @transaction.atomic
 def exception_resolve(*, exception: ReconException, action: str, note: str, by: Any,
-                      channel: str = "api") -> ReconException:
-    """Close an exception with a note: `none` (explained, nothing to move) or `write_off`.
-    Correcting postings (`adjust`) come with settlement."""
+                      amount: int | None = None, purse: str = "main",
+                      channel: str = "api") -> Resolution:
+    """Close an exception with a note: `none` (explained, nothing to move), `adjust` (a
+    correcting posting through suspense; above the threshold a second finance user
+    must approve the same amount) or `write_off`."""
     if action not in RESOLVE_ACTIONS:
-        raise InvalidRequest(_("action must be none or write_off."), field="action")
+        raise InvalidRequest(_("action must be none, adjust or write_off."), field="action")
     if not note.strip():
         raise InvalidRequest(_("A note is required."), field="note")
     exc = ReconException.objects.select_for_update().get(pk=exception.pk)
     if exc.status != ExceptionStatus.OPEN:
         raise InvalidStatus(_("This exception is already closed."), status=exc.status)
+    if action == "adjust":
+        if amount is None:
+            raise InvalidRequest(_("An adjustment needs an amount."), field="amount")
+        if not _adjust(exc, amount=amount, purse=purse, note=note, by=by):
+            return Resolution(exception=exc, awaiting_approval=True)
     exc.status = RESOLVE_ACTIONS[action]
     exc.note, exc.resolved_at = note, timezone.now()
     exc.resolved_by = by if getattr(by, "pk", None) else None
     exc.save(update_fields=["status", "note", "resolved_at", "resolved_by"])
     audit_record(action=f"exception.{action}", actor=by, subject=exc, subject_id=str(exc.pk),
-                 after={"code": exc.code, "status": exc.status, "note": note}, channel=channel)
-    return exc
+                 after={"code": exc.code, "status": exc.status, "note": note,
+                        "amount": amount}, channel=channel)
+    return Resolution(exception=exc)
+
+
+def _adjust(exc: ReconException, *, amount: int, purse: str, note: str, by: Any) -> bool:
+    """Post the adjustment, or record it as a proposal awaiting a second approver.
+    True when posted."""
+    if not exc.card_no:
+        raise NothingToAdjust()
+    proposal = {"amount": amount, "purse": purse}
+    if abs(amount) > settings.ONECARD_ADJUST_APPROVAL_THRESHOLD:
+        if exc.proposed is None:
+            exc.proposed, exc.proposed_by = proposal, by
+            exc.save(update_fields=["proposed", "proposed_by"])
+            audit_record(action="exception.adjust_proposed", actor=by, subject=exc,
+                         subject_id=str(exc.pk), after={**proposal, "note": note})
+            return False
+        if exc.proposed_by_id == getattr(by, "pk", None):
+            raise SecondApproverRequired()
+        if exc.proposed != proposal:
+            raise ProposalDiffers()
+    purse_adjust(card=card_get(exc.card_no), purse=purse, amount=amount, by=by, reason=note,
+                 key=f"exception:{exc.pk}")
+    return True

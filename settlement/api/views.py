@@ -58,25 +58,30 @@ class ExceptionListView(StaffAPIView):
 
 
 class ResolveInput(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["none", "write_off"])
+    action = serializers.ChoiceField(choices=["none", "adjust", "write_off"])
     note = serializers.CharField(max_length=2000)
+    amount = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
+    purse = serializers.ChoiceField(choices=["main", "subsidy"], required=False, default="main")
 
 
 class ExceptionResolveView(StaffAPIView):
     area = Area.EXCEPTIONS
 
-    @extend_schema(request=ResolveInput, responses={200: ExceptionOutput})
+    @extend_schema(request=ResolveInput, responses={200: ExceptionOutput, 202: ExceptionOutput})
     def post(self, request: Request, exception_id: str) -> Response:
         data: Any = request.data
-        if not isinstance(data, dict) or set(data) - {"action", "note"}:
-            raise InvalidRequest(_('The body is {"action", "note"}.'))
+        if not isinstance(data, dict) or set(data) - {"action", "note", "amount", "purse"}:
+            raise InvalidRequest(_('The body is {"action", "note", "amount", "purse"}.'))
         form = ResolveInput(data=data)
         form.is_valid(raise_exception=True)
         exc = ReconException.objects.filter(pk=int(exception_id)).first()
         if exc is None:
             raise NotFound()
-        exc = exception_resolve(exception=exc, by=request.user, **form.validated_data)
-        return Response(ExceptionOutput(exc).data)
+        done = exception_resolve(exception=exc, by=request.user, **form.validated_data)
+        body = ExceptionOutput(done.exception).data
+        if done.awaiting_approval:
+            return Response({**body, "awaiting_approval": True}, status=202)
+        return Response(body)
 
 
 class RunInput(serializers.Serializer):
