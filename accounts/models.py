@@ -390,6 +390,7 @@ class PostingKind(models.TextChoices):
     RECORD_LOAD = "record_load", _("Cash load at a terminal")
     ADJUSTMENT = "adjustment", _("Correction by finance")
     SETTLEMENT = "settlement", _("Merchant settlement")
+    REFUND = "refund", _("Purchase refund")
 
 
 class Posting(models.Model):

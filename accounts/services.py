@@ -831,6 +831,35 @@ def purse_adjust(*, card: Card, purse: str, amount: int, by: Any, reason: str,
 
 
 @transaction.atomic
+def purchase_refund_post(
+    *, card: Card, purse: str, amount: int, merchant_code: str, by: Any, reason: str, key: str,
+    channel: str = "api",
+) -> tuple[int, PendingLoad | None]:
+    """Give back (part of) a purchase: merchant payable → the holder's purse, owed to the
+    card as a correction load (a closed card's holder gets it on the next card)."""
+    _require_positive(amount)
+    purse = _purse(purse)
+    card = _lock_card(card)
+    posting = ledger.posting_create(
+        key=f"refund:{key}", kind="refund", card=card, by=by, memo=reason[:255],
+        legs=[(f"merchant_payable:{merchant_code}", -amount),
+              (_purse_code(card.cardholder, purse), amount)],
+    )
+    load = None
+    if card.is_live:
+        load = PendingLoad.objects.create(
+            card=card, purse=purse, amount=amount, source=LoadSource.CORRECTION,
+            reference=reason[:128], posting=posting,
+            created_by=by if getattr(by, "pk", None) else None,
+        )
+    audit_record(action="card.purchase_refund", actor=by, subject=card, channel=channel,
+                 after={"purse": purse, "amount": amount, "merchant": merchant_code,
+                        "reason": reason, "posting": posting.pk,
+                        "load_id": load.load_id if load else None})
+    return posting.pk, load
+
+
+@transaction.atomic
 def card_suspect_clone(*, card: Card, by: Any, detail: str = "", channel: str = "job") -> Card:
     """Two different records carry this card's counter value: a clone is suspected, and
     the card goes on the blacklist whatever its status (§7 card_seq_conflict)."""

@@ -146,3 +146,31 @@ class BankStatementLine(models.Model):
 
     def __str__(self) -> str:
         return self.bank_ref
+
+
+class PurchaseRefund(models.Model):
+    """A consumption correction (消费更正): part or all of an accepted purchase given back
+    to the holder's purse, and owed to the card as a correction load."""
+
+    terminal_id = models.CharField(_("terminal id"), max_length=32)
+    terminal_seq = models.BigIntegerField(_("terminal seq"))
+    card_no = models.CharField(_("card number"), max_length=32)
+    amount = models.BigIntegerField(_("amount (fen)"))
+    reason = models.CharField(_("reason"), max_length=255)
+    posting_id = models.BigIntegerField(_("posting"))
+    load_id = models.CharField(_("load id"), max_length=40, blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("purchase refund")
+        verbose_name_plural = _("purchase refunds")
+        indexes = [models.Index(fields=["terminal_id", "terminal_seq"], name="refund_record")]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0),
+                                              name="refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.terminal_id}#{self.terminal_seq} −{self.amount}"

@@ -178,3 +178,12 @@ def purchases_after_replacement(start: Any, end: Any) -> Iterator[tuple[Terminal
         closed = r.card.closed_at if r.card else None
         if closed is not None and (r.ts or 0) > closed.timestamp():
             yield r, closed
+
+
+def purchase_for_refund(terminal_id: str, terminal_seq: int) -> TerminalRecord | None:
+    """The accepted purchase, locked so that two refunds of it cannot both pass the
+    'not beyond its amount' check."""
+    return (TerminalRecord.objects.select_for_update(of=("self",))
+            .select_related("terminal__merchant", "card__cardholder")
+            .filter(terminal__terminal_id=terminal_id, terminal_seq=terminal_seq,
+                    type="purchase", status=RecordStatus.ACCEPTED).first())
