@@ -391,6 +391,7 @@ class PostingKind(models.TextChoices):
     ADJUSTMENT = "adjustment", _("Correction by finance")
     SETTLEMENT = "settlement", _("Merchant settlement")
     REFUND = "refund", _("Purchase refund")
+    CASH_COUNT = "cash_count", _("Drawer count difference")
 
 
 class Posting(models.Model):

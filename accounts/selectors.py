@@ -233,3 +233,21 @@ def ledger_check() -> list[LedgerBreach]:
                     )
                 )
     return breaches
+
+
+@dataclass
+class DrawerMovements:
+    held: int  # cash the books say the drawer holds now
+    cash_in: int  # taken since `since`
+    cash_out: int  # paid out since `since`
+
+
+def cash_drawer_movements(user: Any, since: dt.datetime) -> DrawerMovements:
+    """A clerk's drawer (credit-positive: cash held is the negative of its balance)."""
+    account = LedgerAccount.objects.filter(code=f"cash_drawer:{user.pk}").first()
+    if account is None:
+        return DrawerMovements(0, 0, 0)
+    entries = Entry.objects.filter(account=account, posting__created_at__gte=since)
+    taken = entries.filter(amount__lt=0).aggregate(t=Sum("amount"))["t"] or 0
+    paid = entries.filter(amount__gt=0).aggregate(t=Sum("amount"))["t"] or 0
+    return DrawerMovements(held=-account.balance, cash_in=-int(taken), cash_out=int(paid))

@@ -860,6 +860,25 @@ def purchase_refund_post(
 
 
 @transaction.atomic
+def cash_difference_post(*, clerk: Any, difference: int, key: str, by: Any,
+                         channel: str = "api") -> int:
+    """Book a drawer count: counted − expected. A shortage leaves the drawer (it holds
+    less than the books said) and stands in suspense against the clerk; an overage the
+    other way. Returns the posting id."""
+    if isinstance(difference, bool) or not isinstance(difference, int) or difference == 0:
+        raise InvalidAmount(_("Only a difference other than zero is posted."))
+    posting = ledger.posting_create(
+        key=f"cash_count:{key}", kind="cash_count", by=by,
+        memo=f"Drawer count of {clerk.get_username()}",
+        legs=[(ledger.code_cash_drawer(clerk), -difference), (SUSPENSE, difference)],
+    )
+    audit_record(action="cash.count_difference", actor=by, subject=clerk,
+                 subject_type="user", subject_id=str(clerk.pk),
+                 after={"difference": difference, "posting": posting.pk}, channel=channel)
+    return int(posting.pk)
+
+
+@transaction.atomic
 def card_suspect_clone(*, card: Card, by: Any, detail: str = "", channel: str = "job") -> Card:
     """Two different records carry this card's counter value: a clone is suspected, and
     the card goes on the blacklist whatever its status (§7 card_seq_conflict)."""

@@ -174,3 +174,33 @@ class PurchaseRefund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.terminal_id}#{self.terminal_seq} −{self.amount}"
+
+
+class ClerkShift(models.Model):
+    """A clerk's shift at the counter: the cash the books say the drawer holds at close,
+    what the clerk counted, and the difference (posted to suspense and reported)."""
+
+    clerk = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                              related_name="+", verbose_name=_("clerk"))
+    opened_at = models.DateTimeField(_("opened at"))
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    cash_in = models.BigIntegerField(_("cash taken (fen)"), default=0)
+    cash_out = models.BigIntegerField(_("cash paid out (fen)"), default=0)
+    expected = models.BigIntegerField(_("expected in drawer (fen)"), null=True, blank=True)
+    counted = models.BigIntegerField(_("counted (fen)"), null=True, blank=True)
+    difference = models.BigIntegerField(_("difference (fen)"), null=True, blank=True)
+    posting_id = models.BigIntegerField(_("posting"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("clerk shift")
+        verbose_name_plural = _("clerk shifts")
+        ordering = ["-opened_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["clerk"], condition=models.Q(closed_at__isnull=True),
+                                    name="one_open_shift_per_clerk"),
+            models.CheckConstraint(condition=models.Q(counted__isnull=True)
+                                   | models.Q(counted__gte=0), name="shift_counted_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.clerk_id} {self.opened_at:%Y-%m-%d %H:%M}"
