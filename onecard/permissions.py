@@ -21,6 +21,8 @@ class Area(enum.StrEnum):
     MERCHANTS = "merchants"
     TERMINALS = "terminals"
     EXCEPTIONS = "exceptions"
+    BANK_TRANSFERS = "bank_transfers"
+    BANK_STATEMENTS = "bank_statements"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ ROLE_MATRIX: dict[Area, AreaAccess] = {
     Area.MERCHANTS: AreaAccess(frozenset({Role.FINANCE})),
     Area.TERMINALS: AreaAccess(frozenset()),  # admin only; the auditor reads
     Area.EXCEPTIONS: AreaAccess(frozenset({Role.FINANCE})),
+    Area.BANK_TRANSFERS: AreaAccess(frozenset({Role.BANK})),
+    Area.BANK_STATEMENTS: AreaAccess(frozenset({Role.FINANCE})),
 }
 
 

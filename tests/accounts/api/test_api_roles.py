@@ -50,6 +50,9 @@ STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("patch", "/api/v1/terminals/POS-9999/config", {"params": {}}),
     ("get", "/api/v1/exceptions", None),
     ("post", "/api/v1/exceptions/999999/resolve", {"action": "none", "note": "n"}),
+    ("post", "/api/v1/bank/transfers", {"bank_ref": "B20261101-000001", "cardholder": "S2026001",
+                                        "amount": 100, "ts": "2026-11-01T09:30:00+08:00"}),
+    ("post", "/api/v1/bank/statements", "csv"),
 ]
 PORTAL_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("get", "/api/v1/me", None),
@@ -106,7 +109,13 @@ def test_the_matrix_reads_as_the_contract_says(card: Card) -> None:
     assert not may(Role.FINANCE, "post", CARD + "/top-up")
     assert may(Role.FINANCE, "post", "/api/v1/merchants")
     assert not may(Role.CARD_OFFICE, "post", "/api/v1/merchants")
-    for role in (Role.BANK, Role.SECURITY, Role.HR):
+    assert may(Role.BANK, "post", "/api/v1/bank/transfers")
+    assert not may(Role.BANK, "post", "/api/v1/bank/statements")
+    assert may(Role.FINANCE, "post", "/api/v1/bank/statements")
+    assert not may(Role.FINANCE, "post", "/api/v1/bank/transfers")
+    assert not any(may(Role.BANK, m, p) for m, p, _b in STAFF_ENDPOINTS
+                   if p != "/api/v1/bank/transfers")
+    for role in (Role.SECURITY, Role.HR):
         assert not any(may(role, m, p) for m, p, _b in STAFF_ENDPOINTS)
 
 
