@@ -23,6 +23,8 @@ class Area(enum.StrEnum):
     EXCEPTIONS = "exceptions"
     BANK_TRANSFERS = "bank_transfers"
     BANK_STATEMENTS = "bank_statements"
+    CASH = "cash"
+    CORRECTIONS = "corrections"
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ ROLE_MATRIX: dict[Area, AreaAccess] = {
     Area.MERCHANTS: AreaAccess(frozenset({Role.FINANCE})),
     Area.TERMINALS: AreaAccess(frozenset()),  # admin only; the auditor reads
     Area.EXCEPTIONS: AreaAccess(frozenset({Role.FINANCE})),
+    Area.CASH: AreaAccess(frozenset({Role.CARD_OFFICE, Role.FINANCE})),
+    Area.CORRECTIONS: AreaAccess(frozenset({Role.CARD_OFFICE, Role.FINANCE})),
     Area.BANK_TRANSFERS: AreaAccess(frozenset({Role.BANK})),
     Area.BANK_STATEMENTS: AreaAccess(frozenset({Role.FINANCE})),
 }

@@ -9,6 +9,9 @@ urlpatterns = [
     path("api/v1/terminal/", include("terminals.api.urls")),
     path("", include("terminals.api.admin_urls")),
     path("", include("settlement.api.urls")),
+    path("", include("settlement.api.counter_urls")),
+    path("", include("settlement.api.settlement_urls")),
+    path("", include("settlement.api.bank_urls")),
     path("api/v1/", include("accounts.api.urls")),
 ]
 

@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.common import StaffAPIView
+from accounts.models import Purse
 from onecard.errors import InvalidRequest, NotFound
 from onecard.pagination import Pagination
 from onecard.permissions import Area
@@ -61,7 +62,7 @@ class ResolveInput(serializers.Serializer):
     action = serializers.ChoiceField(choices=["none", "adjust", "write_off"])
     note = serializers.CharField(max_length=2000)
     amount = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
-    purse = serializers.ChoiceField(choices=["main", "subsidy"], required=False, default="main")
+    purse = serializers.ChoiceField(choices=Purse.choices, required=False, default=Purse.MAIN)
 
 
 class ExceptionResolveView(StaffAPIView):

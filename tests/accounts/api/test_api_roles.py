@@ -49,6 +49,8 @@ STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("post", "/api/v1/terminals/POS-9999/rotate-secret", {}),
     ("patch", "/api/v1/terminals/POS-9999/config", {"params": {}}),
     ("get", "/api/v1/exceptions", None),
+    ("get", "/api/v1/cash/shifts", None),
+    ("post", "/api/v1/purchases/POS-9999/1/refund", {"amount": 1, "reason": "r"}),
     ("post", "/api/v1/exceptions/999999/resolve", {"action": "none", "note": "n"}),
     ("post", "/api/v1/bank/transfers", {"bank_ref": "B20261101-000001", "cardholder": "S2026001",
                                         "amount": 100, "ts": "2026-11-01T09:30:00+08:00"}),
