@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
-from settlement.services import reconcile_day
+from settlement.models import MerchantSettlement, ReconciliationRun
+from settlement.services import business_day_bounds, reconcile_day
+from settlement.settle import settlement_run
 
 NIGHTLY = "onecard-nightly-reconcile"
 
 
+@dataclass
+class DayClosed:
+    run: ReconciliationRun
+    settled: list[MerchantSettlement]
+    settlement_deferred: bool  # the day is not over yet: settle it tomorrow
+
+
+def close_day(*, day: dt.date, by: Any = None) -> DayClosed:
+    """Reconcile a business day, then settle its merchants once the day is over."""
+    run = reconcile_day(business_date=day, by=by)
+    _start, end = business_day_bounds(day)
+    if end > timezone.now():
+        return DayClosed(run=run, settled=[], settlement_deferred=True)
+    return DayClosed(run=run, settled=settlement_run(business_date=day, by=by, channel="job"),
+                     settlement_deferred=False)
+
+
 def nightly_reconcile() -> str:
-    """Reconcile the business day just closed (yesterday in the server's time zone)."""
+    """Reconcile and settle the business day just closed (yesterday, server time zone)."""
     day = timezone.localdate() - dt.timedelta(days=1)
-    run = reconcile_day(business_date=day)
-    return f"{day}: {run.raised} breaches={len(run.ledger_breaches)}"
+    closed = close_day(day=day)
+    return (f"{day}: {closed.run.raised} breaches={len(closed.run.ledger_breaches)} "
+            f"settled={len(closed.settled)}")
 
 
 def next_run_at(now: dt.datetime, at: str) -> dt.datetime:

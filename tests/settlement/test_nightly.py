@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from settlement.models import ReconciliationRun
 from settlement.tasks import NIGHTLY, next_run_at, nightly_reconcile
 from tests.factories import StaffFactory
+from tests.settlement.test_reconcile import chip, kiosk, pos  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -60,3 +61,21 @@ def test_finance_runs_a_day_on_demand_and_sees_the_runs() -> None:
     assert api.get("/api/v1/reconciliations").json()["count"] == 1
     bad = api.post("/api/v1/reconciliations", {"date": "yesterday"}, format="json")
     assert bad.status_code == 400
+
+
+def test_closing_yesterday_reconciles_and_settles_its_merchants(clerk, chip, pos) -> None:  # noqa: F811
+    from django.db.models import F
+
+    from settlement.tasks import close_day
+    from terminals.models import TerminalRecord
+    from tests.settlement.test_reconcile import accept
+
+    accept(pos, chip.purchase(pos, 1_000))
+    TerminalRecord.objects.update(received_at=F("received_at") - dt.timedelta(days=1))
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+
+    closed = close_day(day=yesterday)
+    today = close_day(day=timezone.localdate())
+
+    assert [s.gross for s in closed.settled] == [1_000]
+    assert today.settlement_deferred and today.settled == []

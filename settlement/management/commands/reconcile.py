@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from settlement.services import reconcile_day
+from settlement.tasks import close_day
 
 
 class Command(BaseCommand):
@@ -26,11 +26,15 @@ class Command(BaseCommand):
                 raise CommandError(_("--date must be YYYY-MM-DD.")) from exc
         else:
             day = timezone.localdate() - dt.timedelta(days=1)
-        run = reconcile_day(business_date=day)
+        closed = close_day(day=day)
+        run = closed.run
         raised = ", ".join(f"{code} {n}" for code, n in sorted(run.raised.items())) or _("none")
+        settled = (_("settlement waits until the day is over") if closed.settlement_deferred
+                   else _("%(n)d merchants settled") % {"n": len(closed.settled)})
         self.stdout.write(
-            _("Reconciled %(day)s: new exceptions: %(raised)s; ledger %(ledger)s.") % {
-                "day": day.isoformat(), "raised": raised,
+            _("Reconciled %(day)s: new exceptions: %(raised)s; ledger %(ledger)s; "
+              "%(settled)s.") % {
+                "day": day.isoformat(), "raised": raised, "settled": settled,
                 "ledger": _("balanced") if not run.ledger_breaches else _("BREACHED"),
             }
         )
