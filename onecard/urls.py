@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("settlement.api.counter_urls")),
     path("", include("settlement.api.settlement_urls")),
     path("", include("settlement.api.bank_urls")),
+    path("", include("settlement.api.report_urls")),
     path("api/v1/", include("accounts.api.urls")),
 ]
 
