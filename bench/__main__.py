@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import ingest, topups, yardstick
+from bench import ingest, reconcile, topups, yardstick
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -58,6 +58,7 @@ class Section:
 SECTIONS: list[Section] = [
     Section("top-ups", topups.run, rate="top_ups_per_s", goal=0.5),
     Section("ingest", ingest.run, rate="records_per_s", goal=2.0, required=1.0),
+    Section("reconcile", reconcile.run),
 ]
 
 
@@ -131,6 +132,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="listed cards for the blacklist timings (default 100000)")
     p.add_argument("--blacklist-requests", type=int, default=500,
                    help="delta requests timed (default 500)")
+    p.add_argument("--reconcile-records", type=int, default=1_000_000,
+                   help="terminal records in the reconciled day (default 1000000)")
+    p.add_argument("--reconcile-cards", type=int, default=30_000,
+                   help="cards the day's records spread over (default 30000)")
+    p.add_argument("--reconcile-terminals", type=int, default=60,
+                   help="canteen POS in the reconciled day (default 60)")
+    p.add_argument("--reconcile-kiosks", type=int, default=10,
+                   help="kiosks taking cash loads in the reconciled day (default 10)")
+    p.add_argument("--reconcile-anomalies", type=int, default=20,
+                   help="anomalies injected per code (default 20)")
+    p.add_argument("--reconcile-seed", type=int, default=5, help="the day's random seed")
     p.add_argument("--pgbench-seconds", type=int, default=15)
     p.add_argument("--pgbench-clients", type=int, default=4)
     p.add_argument("--pgbench-jobs", type=int, default=2)
