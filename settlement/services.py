@@ -84,7 +84,8 @@ def reconcile_day(*, business_date: dt.date, by: Any = None,
 
 
 def _ref(r: Any) -> dict[str, Any]:
-    return {"terminal_id": r.terminal.terminal_id, "terminal_seq": r.terminal_seq}
+    terminal_id = getattr(r, "terminal_code", None) or r.terminal.terminal_id
+    return {"terminal_id": terminal_id, "terminal_seq": r.terminal_seq}
 
 
 def _quarantined(raise_: _Raiser, start: dt.datetime, end: dt.datetime) -> None:

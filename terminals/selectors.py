@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
 from onecard.errors import NotFound
@@ -139,11 +139,16 @@ def cards_with_records_received(start: Any, end: Any) -> set[int]:
     ).values_list("card_id", flat=True).distinct())
 
 
-def purse_records_of_cards(card_ids: set[int]) -> Iterator[TerminalRecord]:
+def purse_records_of_cards(card_ids: set[int]) -> Iterator[Any]:
+    """The accepted purse records of these cards in card and counter order, as light rows
+    (only the fields the chain checks read; a night has a million of them)."""
     return (TerminalRecord.objects.filter(card_id__in=card_ids, status=RecordStatus.ACCEPTED,
                                           type__in=("purchase", "load"))
-            .select_related("terminal").order_by("card_id", "card_seq", "received_at")
-            .iterator(chunk_size=5000))
+            .annotate(terminal_code=F("terminal__terminal_id"))
+            .order_by("card_id", "card_seq", "received_at")
+            .values_list("card_id", "card_seq", "received_at", "balance_before", "amount",
+                         "type", "purse", "terminal_code", "terminal_seq", named=True)
+            .iterator(chunk_size=10000))
 
 
 def _applied_version(terminal_pk: int, at: Any) -> int:
