@@ -47,7 +47,7 @@ demo: deps
 
 test: deps
 	bash scripts/ensure-postgres.sh
-	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" DB_CONN_MAX_AGE=0 $(PYTHON) -m pytest -n 2 $(ARGS)
+	DATABASE_URL="$${DATABASE_URL:-$(TEST_DATABASE_URL)}" DB_CONN_MAX_AGE=0 $(PYTHON) -m pytest -n 2 --dist loadgroup $(ARGS)
 
 lint: deps
 	$(VENV)/bin/ruff check .
