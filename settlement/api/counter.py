@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.common import StaffAPIView
+from accounts.api.serializers import InputSerializer
 from onecard.errors import InvalidRequest, NotFound
 from onecard.permissions import Area
 from settlement.api.settlements import FileFormatNegotiation
@@ -33,13 +34,6 @@ class ShiftOutput(serializers.ModelSerializer):
         model = ClerkShift
         fields = ["id", "clerk", "opened_at", "closed_at", "cash_in", "cash_out", "expected",
                   "counted", "difference"]
-
-
-def _strict(data: Any, allowed: set[str]) -> dict[str, Any]:
-    if not isinstance(data, dict) or set(data) - allowed:
-        raise InvalidRequest(_("Unknown or missing fields; allowed: %(f)s.")
-                             % {"f": ", ".join(sorted(allowed))})
-    return data
 
 
 class ShiftListView(StaffAPIView):
@@ -67,7 +61,7 @@ class ShiftListView(StaffAPIView):
 
     @extend_schema(request=None, responses={201: ShiftOutput})
     def post(self, request: Request) -> Response:
-        _strict(request.data or {}, set())
+        EmptyInput(data=request.data or {}).is_valid(raise_exception=True)
         return Response(ShiftOutput(shift_open(clerk=request.user, by=request.user)).data,
                         status=201)
 
@@ -95,7 +89,12 @@ def _shift_report(day: dt.date, rows: Any) -> HttpResponse:
     return response
 
 
-class ShiftCloseInput(serializers.Serializer):
+class EmptyInput(InputSerializer):
+    class Meta:
+        ref_name = "ShiftOpen"
+
+
+class ShiftCloseInput(InputSerializer):
     counted = serializers.IntegerField(min_value=0, max_value=10**12)
 
 
@@ -104,7 +103,7 @@ class ShiftCloseView(StaffAPIView):
 
     @extend_schema(request=ShiftCloseInput, responses={200: ShiftOutput})
     def post(self, request: Request, shift_id: str) -> Response:
-        form = ShiftCloseInput(data=_strict(request.data, {"counted"}))
+        form = ShiftCloseInput(data=request.data)
         form.is_valid(raise_exception=True)
         shift = ClerkShift.objects.filter(pk=int(shift_id)).first()
         if shift is None:
@@ -114,7 +113,7 @@ class ShiftCloseView(StaffAPIView):
         return Response(ShiftOutput(closed).data)
 
 
-class RefundInput(serializers.Serializer):
+class RefundInput(InputSerializer):
     amount = serializers.IntegerField(min_value=-(10**12), max_value=10**12)
     reason = serializers.CharField(max_length=255)
 
@@ -133,7 +132,7 @@ class PurchaseRefundView(StaffAPIView):
 
     @extend_schema(request=RefundInput, responses={201: RefundOutput})
     def post(self, request: Request, terminal_id: str, terminal_seq: str) -> Response:
-        form = RefundInput(data=_strict(request.data, {"amount", "reason"}))
+        form = RefundInput(data=request.data)
         form.is_valid(raise_exception=True)
         refund = purchase_refund(terminal_id=terminal_id, terminal_seq=int(terminal_seq),
                                  by=request.user, **form.validated_data)

@@ -3,8 +3,6 @@ exceptions")."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.common import StaffAPIView
+from accounts.api.serializers import InputSerializer
 from accounts.models import Purse
 from onecard.errors import InvalidRequest, NotFound
 from onecard.pagination import Pagination
@@ -58,7 +57,7 @@ class ExceptionListView(StaffAPIView):
         return page.get_paginated_response(ExceptionOutput(rows, many=True).data)
 
 
-class ResolveInput(serializers.Serializer):
+class ResolveInput(InputSerializer):
     action = serializers.ChoiceField(choices=["none", "adjust", "write_off"])
     note = serializers.CharField(max_length=2000)
     amount = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
@@ -70,10 +69,7 @@ class ExceptionResolveView(StaffAPIView):
 
     @extend_schema(request=ResolveInput, responses={200: ExceptionOutput, 202: ExceptionOutput})
     def post(self, request: Request, exception_id: str) -> Response:
-        data: Any = request.data
-        if not isinstance(data, dict) or set(data) - {"action", "note", "amount", "purse"}:
-            raise InvalidRequest(_('The body is {"action", "note", "amount", "purse"}.'))
-        form = ResolveInput(data=data)
+        form = ResolveInput(data=request.data)
         form.is_valid(raise_exception=True)
         exc = ReconException.objects.filter(pk=int(exception_id)).first()
         if exc is None:
@@ -85,7 +81,7 @@ class ExceptionResolveView(StaffAPIView):
         return Response(body)
 
 
-class RunInput(serializers.Serializer):
+class RunInput(InputSerializer):
     date = serializers.DateField()
 
 
@@ -109,10 +105,7 @@ class ReconciliationRunView(StaffAPIView):
 
     @extend_schema(request=RunInput, responses={201: RunOutput})
     def post(self, request: Request) -> Response:
-        data: Any = request.data
-        if not isinstance(data, dict) or set(data) - {"date"}:
-            raise InvalidRequest(_('The body is {"date": "YYYY-MM-DD"}.'))
-        form = RunInput(data=data)
+        form = RunInput(data=request.data)
         form.is_valid(raise_exception=True)
         run = reconcile_day(business_date=form.validated_data["date"], by=request.user)
         return Response(RunOutput(run).data, status=201)

@@ -13,20 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.common import StaffAPIView
+from accounts.api.serializers import InputSerializer
 from onecard.errors import InvalidRequest
 from onecard.permissions import Area
 from terminals import selectors, services
 
 
-class ReasonInput(serializers.Serializer):
+class ReasonInput(InputSerializer):
     reason = serializers.CharField(max_length=255, required=False, default="", allow_blank=True)
 
 
 def _reason(request: Request) -> str:
-    data: Any = request.data if isinstance(request.data, dict) else None
-    if data is None or set(data) - {"reason"}:
-        raise InvalidRequest(_('The body is {"reason": "..."}.'))
-    form = ReasonInput(data=data)
+    form = ReasonInput(data=request.data)
     form.is_valid(raise_exception=True)
     return str(form.validated_data["reason"])
 
