@@ -20,7 +20,7 @@ def test_a_small_fleet_runs_a_busy_minute_and_every_balance_matches(live_server,
     lines: list[str] = []
     options = SimulationOptions(
         server=live_server.url, pos=3, kiosks=1, cards=12, seconds=6, offline_rate=0.3,
-        duplicate_rate=0.3, batch=25, seed=7, lost_cards=2, sync_every=0.5,
+        duplicate_rate=0.3, batch=25, seed=7, lost_cards=4, sync_every=0.5,
         offline_for=(0.5, 1.5), progress_every=1, log=lines.append,
     )
 
@@ -32,8 +32,8 @@ def test_a_small_fleet_runs_a_busy_minute_and_every_balance_matches(live_server,
     assert summary.statuses["duplicate"] >= summary.resent > 0
     assert summary.statuses["conflict"] == summary.statuses["rejected"] == 0
     assert summary.records_sent == summary.records_made + summary.statuses["duplicate"]
-    assert summary.lost_cards == 2
-    assert Card.objects.filter(status=CardStatus.LOST).count() == 2
+    assert summary.lost_cards == 4
+    assert Card.objects.filter(status=CardStatus.LOST).count() == 4
     assert summary.refusals[Refusal.BLACKLISTED] > 0, "POS refuse lost cards once listed"
     assert Terminal.objects.filter(kind="pos").count() == 3
     assert any("records/s" in line for line in lines)
