@@ -51,6 +51,12 @@ def card_get(card_no: str, *, cardholder: Cardholder | None = None) -> Card:
     return card
 
 
+def card_locked(card: Card) -> Card:
+    """The card re-read under its row lock (the lock order's second step), so that what
+    is read of it cannot change until the caller's transaction ends."""
+    return Card.objects.select_for_update(of=("self",)).select_related("cardholder").get(pk=card.pk)
+
+
 def cards_by_number(card_nos: set[str]) -> dict[str, Card]:
     """Cards by number in one query (terminal records name cards by card_no)."""
     if not card_nos:

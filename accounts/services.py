@@ -51,6 +51,7 @@ from accounts.models import (
     SubsidyBatch,
     TopUpMethod,
 )
+from accounts.selectors import card_locked
 from onecard.db import bulk_cursor
 from onecard.errors import (
     ActiveCardExists,
@@ -479,10 +480,6 @@ def _carry_from_expired(holder: Cardholder, new: Card, by: Any) -> list[PendingL
     return moved
 
 
-def _lock_card(card: Card) -> Card:
-    return Card.objects.select_for_update(of=("self",)).select_related("cardholder").get(pk=card.pk)
-
-
 def _purse_account(holder: Cardholder, purse: str) -> Any:
     return ledger.account_purse(holder, PURSE_ACCOUNT_KIND[Purse(purse)])
 
@@ -517,7 +514,7 @@ def card_top_up(
     _require_positive(amount)
     purse = _purse(purse)
     source = _money_source_code(method, by)
-    card = _lock_card(card)
+    card = card_locked(card)
     card.require_status(*LOADABLE_STATUSES)
     load = PendingLoad(
         card=card,
@@ -582,7 +579,7 @@ def _card_change_status(
     reason: str = "",
     extra: dict[str, Any] | None = None,
 ) -> Card:
-    card = _lock_card(card)
+    card = card_locked(card)
     card.require_transition(to, action)
     before = _card_snapshot(card)
     card.status = to
@@ -673,7 +670,7 @@ def _move_to_new_card(old: Card, new: Card, by: Any) -> list[PendingLoad]:
 @transaction.atomic
 def card_replace(*, card: Card, uid: str, by: Any, channel: str = "api") -> Card:
     uid = _normalise_uid(uid)
-    old = _lock_card(card)
+    old = card_locked(card)
     old.require_transition(CardStatus.REPLACED, "replace")
     before = _card_snapshot(old)
     if uid != old.uid:
@@ -733,7 +730,7 @@ def _refund_target(method: str, by: Any) -> Any:
 @transaction.atomic
 def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api") -> CancelRefund:
     """Close the card for good: refund the holder's purses and the deposit, less the fee."""
-    card = _lock_card(card)
+    card = card_locked(card)
     card.require_transition(CardStatus.CANCELLED, "cancel")
     if (
         card.status == CardStatus.EXPIRED
@@ -811,7 +808,7 @@ def purse_adjust(*, card: Card, purse: str, amount: int, by: Any, reason: str,
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise InvalidAmount(_("The adjustment is a whole number of fen, not zero."))
     purse = _purse(purse)
-    card = _lock_card(card)
+    card = card_locked(card)
     code = _purse_code(card.cardholder, purse)
     posting = ledger.posting_create(
         key=f"adjust:{key}", kind="adjustment", card=card, by=by, memo=reason[:255],
@@ -839,7 +836,7 @@ def purchase_refund_post(
     card as a correction load (a closed card's holder gets it on the next card)."""
     _require_positive(amount)
     purse = _purse(purse)
-    card = _lock_card(card)
+    card = card_locked(card)
     posting = ledger.posting_create(
         key=f"refund:{key}", kind="refund", card=card, by=by, memo=reason[:255],
         legs=[(f"merchant_payable:{merchant_code}", -amount),
@@ -882,7 +879,7 @@ def cash_difference_post(*, clerk: Any, difference: int, key: str, by: Any,
 def card_suspect_clone(*, card: Card, by: Any, detail: str = "", channel: str = "job") -> Card:
     """Two different records carry this card's counter value: a clone is suspected, and
     the card goes on the blacklist whatever its status (§7 card_seq_conflict)."""
-    card = _lock_card(card)
+    card = card_locked(card)
     if card.suspected_clone:
         return card
     before = _card_snapshot(card)

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from settlement.models import (
     BankStatementLine,
     BankTransfer,
+    CardReading,
     ClerkShift,
     MerchantSettlement,
     PurchaseRefund,
@@ -70,3 +71,11 @@ class ClerkShiftAdmin(ReadOnly):
 class PurchaseRefundAdmin(ReadOnly):
     list_display = ("terminal_id", "terminal_seq", "card_no", "amount", "reason", "created_at")
     search_fields = ("card_no", "terminal_id")
+
+
+@admin.register(CardReading)
+class CardReadingAdmin(ReadOnly):
+    list_display = ("id", "card_no", "purpose", "card_seq", "main", "subsidy",
+                    "recorded_card_seq", "recorded_main", "recorded_subsidy", "read_at")
+    list_filter = ("purpose",)
+    search_fields = ("card_no",)

@@ -19,6 +19,7 @@ class ExceptionCode(models.TextChoices):
     QUARANTINED_RECORD = "quarantined_record", _("Conflicting or rejected record")
     BANK_ONLY = "bank_only", _("Bank transfer missing in OneCard")
     ONECARD_ONLY = "onecard_only", _("Bank transfer missing at the bank")
+    CARD_READING_MISMATCH = "card_reading_mismatch", _("Card read at the desk differs from records")
 
 
 class ExceptionStatus(models.TextChoices):
@@ -204,3 +205,55 @@ class ClerkShift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.clerk_id} {self.opened_at:%Y-%m-%d %H:%M}"
+
+
+class ReadingPurpose(models.TextChoices):
+    READ = "read", _("Read at the desk")
+    REPLACE = "replace", _("Before replacement")
+    CANCEL = "cancel", _("Before cancellation")
+
+
+class CardReading(models.Model):
+    """What the issuing station read off a card in the holder's hand (GET STATUS), beside
+    what the accepted records said at that moment. A difference means records not yet
+    uploaded (or worse) and is raised as `card_reading_mismatch` for finance."""
+
+    card_no = models.CharField(_("card number"), max_length=32, db_index=True)
+    purpose = models.CharField(_("purpose"), max_length=16, choices=ReadingPurpose.choices)
+    card_seq = models.BigIntegerField(_("card_seq on the card"))
+    main = models.BigIntegerField(_("main purse on the card"))
+    subsidy = models.BigIntegerField(_("subsidy purse on the card"))
+    key_version = models.PositiveSmallIntegerField(_("key version on the card"))
+    recorded_card_seq = models.BigIntegerField(_("last accepted card_seq"))
+    recorded_main = models.BigIntegerField(_("main purse by the records"))
+    recorded_subsidy = models.BigIntegerField(_("subsidy purse by the records"))
+    read_at = models.DateTimeField(_("read at"), auto_now_add=True)
+    read_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                related_name="+", verbose_name=_("read by"))
+    # The same difference read twice (a clerk reading again) points to one exception.
+    exception = models.ForeignKey(ReconException, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="readings",
+                                  verbose_name=_("exception"))
+
+    class Meta:
+        verbose_name = _("card reading")
+        verbose_name_plural = _("card readings")
+        ordering = ["-read_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(card_seq__gte=0, main__gte=0, subsidy__gte=0),
+                name="card_reading_nonneg",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.card_no} {self.purpose} {self.read_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def differences(self) -> dict[str, int]:
+        """On the card minus by the records, for each figure that differs."""
+        pairs = {"card_seq": (self.card_seq, self.recorded_card_seq),
+                 "main": (self.main, self.recorded_main),
+                 "subsidy": (self.subsidy, self.recorded_subsidy)}
+        return {name: card - recorded for name, (card, recorded) in pairs.items()
+                if card != recorded}

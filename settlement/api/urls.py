@@ -2,7 +2,7 @@
 
 from django.urls import re_path
 
-from settlement.api import views
+from settlement.api import readings, views
 
 urlpatterns = [
     re_path(r"^api/v1/exceptions(?:/)?$", views.ExceptionListView.as_view(),
@@ -11,4 +11,6 @@ urlpatterns = [
             views.ExceptionResolveView.as_view(), name="exception-resolve"),
     re_path(r"^api/v1/reconciliations(?:/)?$", views.ReconciliationRunView.as_view(),
             name="reconciliation-runs"),
+    re_path(r"^api/v1/cards/(?P<card_no>[0-9]{8,19})/readings(?:/)?$",
+            readings.CardReadingListView.as_view(), name="card-readings"),
 ]

@@ -395,3 +395,9 @@ class PosTerminal(LoadingTerminal):
             return Outcome(self._transact(card, info, PURCHASE, chosen, amount))
         except CardError as exc:
             return Outcome(refused=Refusal.CARD_ERROR, sw=exc.sw)
+
+
+class IssuerTerminal(LoadingTerminal):
+    """The card office's desk reader: writes pending loads at the counter."""
+
+    kind = "issuer"
