@@ -13,12 +13,11 @@ a number that named a record is never handed out again, even after a restart.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from terminals.client.durable import DurableDB
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
@@ -31,45 +30,14 @@ FORGOTTEN_UPTO = "forgotten_upto"  # every seq up to this one is stored on the s
 BLACKLIST_VERSION = "blacklist_version"
 
 
-class RecordQueue:
+class RecordQueue(DurableDB):
     """Safe for one process: one connection, one lock around every statement."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        super().__init__(path, _SCHEMA)
 
     def __enter__(self) -> RecordQueue:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._db.in_transaction:  # nested: the outer transaction commits
-                yield self._db
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def _scalar(self, sql: str, *args: Any) -> Any:
-        with self._lock:
-            row = self._db.execute(sql, args).fetchone()
-        return row[0] if row else None
 
     # --- Records ---------------------------------------------------------------------------
 
