@@ -1,0 +1,201 @@
+"""The serial line and the campus for the gateway's tests.
+
+- `pty_pair`: two pseudo-terminals joined by socat (`pty,raw,echo=0` both ends), the
+  gateway on one and the reader emulator on the other, as a USB RS-485 adapter and
+  the bus would be. socat prints both device names on stderr; it is killed after.
+- `TcpSwitch`: a small TCP relay in front of the live server that a test can switch
+  off (refusing connections and cutting open ones, as a dead server or network) and
+  on again at the same address.
+- `Campus`: the card office's set-up through the services (`CardOffice` of the
+  simulator): POS readers registered as terminals, cards issued and their keys
+  personalised onto `SoftCard`s, so the server checks the TACs the readers make.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import re
+import select
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import serial
+
+from terminals.serial_gateway.config import GatewayConfig, ReaderConfig, Timings
+from terminals.serial_gateway.emulator import EmulatedReader
+from terminals.simulator import CardOffice, SimCard
+
+PTY_LINE = re.compile(r"PTY is (\S+)")
+# Quick timings, so a test sees heartbeats, STATUS and back-off within seconds.
+FAST = Timings(status_interval=0.5, heartbeat_interval=0.3, blacklist_interval=0.5,
+               upload_interval=0.2)
+
+
+def wait_for(condition: Callable[[], object], seconds: float = 20, what: str = "") -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what or condition}"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def pty_pair() -> Iterator[tuple[str, str]]:
+    socat = shutil.which("socat")
+    assert socat, "socat is needed for the serial tests (make deps installs it)"
+    proc = subprocess.Popen([socat, "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    names: list[str] = []
+    deadline = time.monotonic() + 10
+    while "starting data transfer loop" not in (line := proc.stderr.readline()):
+        assert line and time.monotonic() < deadline, "socat did not start"
+        names += PTY_LINE.findall(line)
+    assert len(names) == 2, names
+    drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never block socat
+    drain.start()
+    try:
+        yield names[0], names[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def open_port(device: str, baud: int = 19200) -> serial.Serial:
+    return serial.Serial(device, baudrate=baud, timeout=0.005)
+
+
+class TcpSwitch:
+    """127.0.0.1:port relaying to `target`, until switched off."""
+
+    def __init__(self, target: str) -> None:
+        host, _, port = target.removeprefix("http://").partition(":")
+        self.target = (host, int(port.rstrip("/")))
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self._server: socket.socket | None = None
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def on(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(32)
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def off(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+            for s in [*self._open, *([server] if server else [])]:
+                with contextlib.suppress(OSError):
+                    s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            self._open.clear()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                if self._server is not server:
+                    client.close()
+                    upstream.close()
+                    return
+                self._open += [client, upstream]
+            threading.Thread(target=self._pipe, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while True:
+                ready, _, _ = select.select([a, b], [], [], 1.0)
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    (b if s is a else a).sendall(data)
+        except OSError:
+            return
+        finally:
+            a.close()
+            b.close()
+
+
+@pytest.fixture
+def server_switch(live_server) -> Iterator[TcpSwitch]:
+    switch = TcpSwitch(live_server.url)
+    switch.on()
+    yield switch
+    switch.off()
+
+
+@dataclass
+class Campus:
+    """Registered POS readers (each an emulated reader at an address) and issued,
+    personalised cards."""
+
+    office: CardOffice
+    readers: list[EmulatedReader] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)
+    cards: list[SimCard] = field(default_factory=list)
+
+    def add_readers(self, n: int, first_address: int = 1) -> list[EmulatedReader]:
+        new = []
+        for i in range(n):
+            registered = self.office.register("pos", len(self.readers), {"collect_loads": True})
+            reader = EmulatedReader(first_address + i, registered.terminal_id)
+            self.secrets[registered.terminal_id] = registered.secret
+            self.readers.append(reader)
+            new.append(reader)
+        return new
+
+    def add_cards(self, n: int) -> list[SimCard]:
+        new = [self.office.issue(len(self.cards) + i) for i in range(n)]
+        self.cards += new
+        return new
+
+    def fill(self, reader: EmulatedReader, sales: int, rng: random.Random) -> None:
+        """Cash on a card at this reader, then that many sales on the campus's cards."""
+        for card in self.cards:
+            if card.soft.main < 20_000:
+                reader.cash_load(card.soft, 50_000)
+        for _ in range(sales):
+            reader.sell(rng.choice(self.cards).soft, rng.choice((150, 300, 800, 1250)))
+
+    def config(self, server_url: str, queue: Path, timings: Timings = FAST) -> GatewayConfig:
+        return GatewayConfig(
+            server_url=server_url, queue_path=queue, timings=timings, server_timeout=5,
+            readers=[ReaderConfig(r.address, r.terminal_id, self.secrets[r.terminal_id])
+                     for r in self.readers])
+
+    def toml(self, server_url: str, queue: Path, timings: Timings = FAST) -> str:
+        lines = [f'[server]\nurl = "{server_url}"\ntimeout = 5\n',
+                 f'[queue]\npath = "{queue}"\n', "[gateway]"]
+        lines += [f"{name} = {getattr(timings, name)}" for name in Timings.__dataclass_fields__]
+        for r in self.readers:
+            lines.append(f'\n[[reader]]\naddress = {r.address}\nterminal_id = '
+                         f'"{r.terminal_id}"\nsecret = "{self.secrets[r.terminal_id]}"')
+        return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def campus(purse_key) -> Campus:
+    return Campus(CardOffice(random.Random(6)))
