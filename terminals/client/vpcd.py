@@ -18,6 +18,12 @@ POWER_OFF, POWER_ON, RESET, ATR_REQUEST = 0, 1, 2, 4
 DEFAULT_ATR = bytes.fromhex("3B8080010101")
 
 
+class CardPulled(Exception):
+    """Raised by a card's `process_apdu` to leave the field in the middle of a command:
+    the relay closes its connection without answering, as a card pulled off the reader
+    does (card-applet.md: a command that did not answer changed nothing)."""
+
+
 class ApduCard(Protocol):
     def process_apdu(self, command: bytes) -> bytes: ...
 
@@ -65,11 +71,19 @@ class VirtualCardRelay:
                 elif payload[0] in (POWER_OFF, RESET):
                     self.card.reset()
                 continue
-            self._send(self.card.process_apdu(payload))
+            try:
+                answer = self.card.process_apdu(payload)
+            except CardPulled:
+                self._close()
+                return
+            self._send(answer)
 
-    def remove(self) -> None:
-        """The card leaves the reader: the connection to vpcd closes."""
+    def _close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
+
+    def remove(self) -> None:
+        """The card leaves the reader: the connection to vpcd closes."""
+        self._close()
         self._thread.join(timeout=5)

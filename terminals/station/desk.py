@@ -22,7 +22,7 @@ from terminals.client.i18n import message
 from terminals.client.protocol import PURSES
 from terminals.client.terminal import IssuerTerminal, Refusal
 from terminals.station.office import LIVE, Office
-from terminals.station.pcsc import DeskCard, DeskReader, StationError
+from terminals.station.pcsc import CardRemoved, DeskCard, DeskReader, StationError
 
 SW_MEANING = {
     SW.INSUFFICIENT: "insufficient funds on the purse",
@@ -327,14 +327,14 @@ class Station:
     def _new_card(self, card: DeskCard | None, old_uid: bytes) -> tuple[DeskCard, bytes,
                                                                        CardInfo]:
         """The replacement card: the one on the reader unless that is the old card."""
+        uid = None
         if card is not None:
-            uid = card.read_uid()
-            if uid != old_uid:
+            with contextlib.suppress(CardRemoved):  # the clerk took the old card off already
+                uid = card.read_uid()
+            if uid is not None and uid != old_uid:
                 return (card, *self._identify(card))
-            self.say("swap_prompt")
             card.close()
-        else:
-            self.say("new_card_prompt")
+        self.say("swap_prompt" if uid == old_uid else "new_card_prompt")
         card, _uid = self.reader.wait_for_card(other_than=old_uid, seconds=self.wait_seconds)
         return (card, *self._identify(card))
 

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from smartcard import scard
 from smartcard.Exceptions import (
     CardConnectionException,
     ListReadersException,
@@ -17,6 +18,7 @@ from smartcard.Exceptions import (
 )
 from smartcard.System import readers as pcsc_readers
 
+from terminals.client import apdu
 from terminals.client.card import ApduCard
 
 
@@ -47,23 +49,65 @@ def _all_readers() -> list[Any]:
         raise StationError("pcscd_down", detail=str(exc)) from exc
 
 
+def card_present(reader_name: str) -> bool:
+    """Whether pcscd sees a card in the reader, from the reader's state (no connection,
+    so the card is neither powered nor reset by asking)."""
+    rv, context = scard.SCardEstablishContext(scard.SCARD_SCOPE_USER)
+    if rv != scard.SCARD_S_SUCCESS:
+        raise StationError("pcscd_down", detail=scard.SCardGetErrorMessage(rv))
+    try:
+        rv, states = scard.SCardGetStatusChange(context, 0,
+                                                [(reader_name, scard.SCARD_STATE_UNAWARE)])
+        if rv != scard.SCARD_S_SUCCESS:
+            raise StationError("reader_not_found", name=reader_name, readers="-")
+        return bool(states[0][1] & scard.SCARD_STATE_PRESENT)
+    finally:
+        scard.SCardReleaseContext(context)
+
+
+def release(connection: Any) -> None:
+    """Disconnect and release the connection's PC/SC context now. Left to the garbage
+    collector, pyscard's finaliser raises once pcscd has gone, at whatever moment the
+    collector runs (even in the middle of Python 3.11 compiling a module)."""
+    with contextlib.suppress(SmartcardException):  # the card or reader is gone already
+        connection.release()
+
+
 class DeskCard(ApduCard):
-    """A card on the reader; a command the card did not answer raises CardRemoved."""
+    """A card on the reader; a command the card did not answer raises CardRemoved.
+
+    Another program on the same reader may reset the card (PC/SC allows shared use).
+    pcscd then refuses the next command before it reaches the card, so the command is
+    sent again once on a fresh handle, after selecting the application again."""
 
     def __init__(self, connection: Any, reader: str) -> None:
         self.connection, self.reader = connection, reader
+        self._selected = False
         super().__init__(self._transmit_pcsc)
+
+    def _raw(self, command: bytes) -> bytes:
+        data, sw1, sw2 = self.connection.transmit(list(command))
+        return bytes(data) + bytes([sw1, sw2])
 
     def _transmit_pcsc(self, command: bytes) -> bytes:
         try:
-            data, sw1, sw2 = self.connection.transmit(list(command))
+            try:
+                answer = self._raw(command)
+            except CardConnectionException as exc:
+                if exc.hresult != scard.SCARD_W_RESET_CARD:
+                    raise
+                self.connection.reconnect(disposition=scard.SCARD_LEAVE_CARD)
+                if self._selected and command[0] != apdu.CLA_READER:
+                    self._raw(apdu.select().encode())
+                answer = self._raw(command)
         except (CardConnectionException, NoCardException) as exc:
             raise CardRemoved(str(exc)) from exc
-        return bytes(data) + bytes([sw1, sw2])
+        if command[:2] == bytes([apdu.CLA_ISO, apdu.INS_SELECT]):
+            self._selected = answer[-2:] == b"\x90\x00"
+        return answer
 
     def close(self) -> None:
-        with contextlib.suppress(SmartcardException):  # the card or reader is gone already
-            self.connection.disconnect()
+        release(self.connection)
 
 
 class DeskReader:
@@ -73,17 +117,14 @@ class DeskReader:
         self.name = name
 
     def states(self) -> list[ReaderState]:
-        found = []
-        for reader in _all_readers():
-            connection = reader.createConnection()
-            try:
-                connection.connect()
-                present = True
-                connection.disconnect()
-            except (NoCardException, CardConnectionException):
-                present = False
-            found.append(ReaderState(str(reader), present))
-        return found
+        """Every reader (those matching the name, when one is given) and whether a card
+        is on it."""
+        every = _all_readers()
+        chosen = [r for r in every if self.name is None or self.name.lower() in str(r).lower()]
+        if every and not chosen:
+            raise StationError("reader_not_found", name=self.name,
+                               readers=", ".join(str(r) for r in every))
+        return [ReaderState(str(r), card_present(str(r))) for r in chosen]
 
     def _reader(self) -> Any:
         every = _all_readers()
@@ -98,14 +139,23 @@ class DeskReader:
                            readers=", ".join(str(r) for r in every))
 
     def connect(self) -> DeskCard:
-        """The card on the reader, its OneCard application not yet selected."""
+        """The card on the reader, its OneCard application not yet selected.
+
+        A card that has just arrived may first answer "card was reset" to a fresh
+        connection; one more connection then finds it ready."""
         reader = self._reader()
-        connection = reader.createConnection()
-        try:
-            connection.connect()
-        except (NoCardException, CardConnectionException) as exc:
-            raise StationError("no_card", reader=str(reader)) from exc
-        return DeskCard(connection, str(reader))
+        for attempt in range(2):
+            connection = reader.createConnection()
+            try:
+                connection.connect(disposition=scard.SCARD_LEAVE_CARD)
+                card = DeskCard(connection, str(reader))
+                card.read_uid()
+                return card
+            except (NoCardException, CardConnectionException, CardRemoved) as exc:
+                release(connection)
+                if attempt or not card_present(str(reader)):
+                    raise StationError("no_card", reader=str(reader)) from exc
+        raise AssertionError("unreachable")
 
     def wait_for_card(self, *, other_than: bytes | None, seconds: float,
                       poll: float = 0.2) -> tuple[DeskCard, bytes]:

@@ -14,6 +14,7 @@ from smartcard.System import readers
 from accounts import crypto
 from terminals.client.card import SoftCard
 from terminals.client.vpcd import VirtualCardRelay
+from terminals.station.pcsc import release
 
 pytestmark = [pytest.mark.hardware, pytest.mark.xdist_group("pcsc")]
 
@@ -57,7 +58,7 @@ def card_on_reader(pcscd: None) -> Iterator[tuple[SoftCard, Any]]:
     relay = VirtualCardRelay(card)
     connection = _connect()
     yield card, connection
-    connection.disconnect()
+    release(connection)
     relay.remove()
 
 
@@ -109,4 +110,4 @@ def test_a_card_pulled_from_the_reader_answers_nothing_more(pcscd: None) -> None
         for _ in range(50):  # pcscd notices the card has gone within its polling interval
             tx(connection, GET_UID)
             time.sleep(0.1)
-    connection.disconnect()
+    release(connection)
