@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import ingest, reconcile, topups, yardstick
+from bench import ingest, reconcile, serial, topups, yardstick
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -59,6 +59,7 @@ SECTIONS: list[Section] = [
     Section("top-ups", topups.run, rate="top_ups_per_s", goal=0.5),
     Section("ingest", ingest.run, rate="records_per_s", goal=2.0, required=1.0),
     Section("reconcile", reconcile.run),
+    Section("serial-gateway", serial.run),  # its yardstick is the line, not pgbench
 ]
 
 
@@ -143,6 +144,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--reconcile-anomalies", type=int, default=20,
                    help="anomalies injected per code (default 20)")
     p.add_argument("--reconcile-seed", type=int, default=5, help="the day's random seed")
+    p.add_argument("--serial-readers", type=int, default=16,
+                   help="emulated readers on the serial bus (default 16)")
+    p.add_argument("--serial-records", type=int, default=60,
+                   help="records each reader holds when the gateway starts (default 60)")
+    p.add_argument("--serial-baud", type=int, default=19200,
+                   help="the modelled line's baud rate (default 19200)")
+    p.add_argument("--serial-seed", type=int, default=6, help="the readers' random seed")
     p.add_argument("--pgbench-seconds", type=int, default=15)
     p.add_argument("--pgbench-clients", type=int, default=4)
     p.add_argument("--pgbench-jobs", type=int, default=2)

@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import queue
 import random
+import re
+import shutil
+import subprocess
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -345,3 +349,35 @@ class _Tap:
     @property
     def in_waiting(self) -> int:
         return len(self._pending) + self.line._heard.qsize()
+
+
+# --- A pty pair made by socat ---------------------------------------------------------------
+
+_PTY_LINE = re.compile(r"PTY is (\S+)")
+
+
+@contextmanager
+def pty_pair(timeout: float = 10) -> Iterator[tuple[str, str]]:
+    """Two pseudo-terminals joined by `socat -d -d pty,raw,echo=0 pty,raw,echo=0`: what
+    one end writes the other reads, as over a USB RS-485 adapter and the bus. socat
+    names both devices on stderr; it is stopped on exit."""
+    socat = shutil.which("socat")
+    if socat is None:
+        raise RuntimeError("socat is needed for a pty pair (make deps installs it)")
+    proc = subprocess.Popen([socat, "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    try:
+        names: list[str] = []
+        deadline = time.monotonic() + timeout
+        while "starting data transfer loop" not in (line := proc.stderr.readline()):
+            if not line or time.monotonic() > deadline:
+                raise RuntimeError("socat did not start its pty pair")
+            names += _PTY_LINE.findall(line)
+        if len(names) != 2:
+            raise RuntimeError(f"socat named {names}, not two ptys")
+        threading.Thread(target=proc.stderr.read, daemon=True).start()  # never block socat
+        yield names[0], names[1]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

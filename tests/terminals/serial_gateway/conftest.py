@@ -2,7 +2,7 @@
 
 - `pty_pair`: two pseudo-terminals joined by socat (`pty,raw,echo=0` both ends), the
   gateway on one and the reader emulator on the other, as a USB RS-485 adapter and
-  the bus would be. socat prints both device names on stderr; it is killed after.
+  the bus would be (`emulator.pty_pair`).
 - `TcpSwitch`: a small TCP relay in front of the live server that a test can switch
   off (refusing connections and cutting open ones, as a dead server or network) and
   on again at the same address.
@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import random
-import re
 import select
-import shutil
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,11 +26,11 @@ from pathlib import Path
 import pytest
 import serial
 
+from terminals.serial_gateway import emulator
 from terminals.serial_gateway.config import GatewayConfig, ReaderConfig, Timings
 from terminals.serial_gateway.emulator import EmulatedReader
 from terminals.simulator import CardOffice, SimCard
 
-PTY_LINE = re.compile(r"PTY is (\S+)")
 # Quick timings, so a test sees heartbeats, STATUS and back-off within seconds.
 FAST = Timings(status_interval=0.5, heartbeat_interval=0.3, blacklist_interval=0.5,
                upload_interval=0.2)
@@ -48,24 +45,8 @@ def wait_for(condition: Callable[[], object], seconds: float = 20, what: str = "
 
 @pytest.fixture
 def pty_pair() -> Iterator[tuple[str, str]]:
-    socat = shutil.which("socat")
-    assert socat, "socat is needed for the serial tests (make deps installs it)"
-    proc = subprocess.Popen([socat, "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"],
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stderr is not None
-    names: list[str] = []
-    deadline = time.monotonic() + 10
-    while "starting data transfer loop" not in (line := proc.stderr.readline()):
-        assert line and time.monotonic() < deadline, "socat did not start"
-        names += PTY_LINE.findall(line)
-    assert len(names) == 2, names
-    drain = threading.Thread(target=proc.stderr.read, daemon=True)  # never block socat
-    drain.start()
-    try:
-        yield names[0], names[1]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with emulator.pty_pair() as names:
+        yield names
 
 
 def open_port(device: str, baud: int = 19200) -> serial.Serial:
@@ -156,6 +137,7 @@ class Campus:
     readers: list[EmulatedReader] = field(default_factory=list)
     secrets: dict[str, str] = field(default_factory=dict)
     cards: list[SimCard] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
 
     def add_readers(self, n: int, first_address: int = 1) -> list[EmulatedReader]:
         new = []
@@ -172,13 +154,24 @@ class Campus:
         self.cards += new
         return new
 
-    def fill(self, reader: EmulatedReader, sales: int, rng: random.Random) -> None:
+    def fill(self, reader: EmulatedReader, sales: int) -> None:
         """Cash on a card at this reader, then that many sales on the campus's cards."""
         for card in self.cards:
             if card.soft.main < 20_000:
                 reader.cash_load(card.soft, 50_000)
         for _ in range(sales):
-            reader.sell(rng.choice(self.cards).soft, rng.choice((150, 300, 800, 1250)))
+            reader.sell(self.rng.choice(self.cards).soft,
+                        self.rng.choice((150, 300, 800, 1250)))
+
+    def stock(self, *, cards: int, readers: int, sales: int, first_address: int,
+              seed: int) -> list[EmulatedReader]:
+        """Cards, then readers full of sales on them (the rng is kept for more)."""
+        self.rng = random.Random(seed)
+        self.add_cards(cards)
+        new = self.add_readers(readers, first_address)
+        for reader in new:
+            self.fill(reader, sales)
+        return new
 
     def config(self, server_url: str, queue: Path, timings: Timings = FAST) -> GatewayConfig:
         return GatewayConfig(
