@@ -34,9 +34,9 @@ class VirtualCardRelay:
     """Serves one card to vpcd on host:port until `remove()` (the card leaves the field)."""
 
     def __init__(self, card: ApduCard, *, host: str = "127.0.0.1", port: int = 35963,
-                 atr: bytes = DEFAULT_ATR) -> None:
+                 atr: bytes = DEFAULT_ATR, connect_timeout: float = 10) -> None:
         self.card, self.atr = card, atr
-        self.sock = socket.create_connection((host, port), timeout=10)
+        self.sock = socket.create_connection((host, port), timeout=connect_timeout)
         self.sock.settimeout(None)
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
@@ -53,8 +53,13 @@ class VirtualCardRelay:
             data += chunk
         return data
 
-    def _send(self, payload: bytes) -> None:
-        self.sock.sendall(struct.pack(">H", len(payload)) + payload)
+    def _send(self, payload: bytes) -> bool:
+        """False when the connection is gone (the card was taken off meanwhile)."""
+        try:
+            self.sock.sendall(struct.pack(">H", len(payload)) + payload)
+        except OSError:
+            return False
+        return True
 
     def _serve(self) -> None:
         while True:
@@ -67,7 +72,8 @@ class VirtualCardRelay:
                 return
             if length == 1:
                 if payload[0] == ATR_REQUEST:
-                    self._send(self.atr)
+                    if not self._send(self.atr):
+                        return
                 elif payload[0] in (POWER_OFF, RESET):
                     self.card.reset()
                 continue
@@ -76,7 +82,8 @@ class VirtualCardRelay:
             except CardPulled:
                 self._close()
                 return
-            self._send(answer)
+            if not self._send(answer):
+                return
 
     def _close(self) -> None:
         with contextlib.suppress(OSError):

@@ -88,7 +88,11 @@ class VirtualReader:
 
         self.remove()
         for _attempt in range(5):
-            self.card, self.relay = card, VirtualCardRelay(card)
+            try:
+                self.card, self.relay = card, VirtualCardRelay(card, connect_timeout=2)
+            except OSError:  # vpcd has not taken the last card's leaving in yet
+                time.sleep(self.SETTLE)
+                continue
             if self._wait(present=True, seconds=3) and _answers_get_uid():
                 return
             self.remove()

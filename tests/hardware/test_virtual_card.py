@@ -13,8 +13,8 @@ from smartcard.System import readers
 
 from accounts import crypto
 from terminals.client.card import SoftCard
-from terminals.client.vpcd import VirtualCardRelay
 from terminals.station.pcsc import release
+from tests.hardware.conftest import VirtualReader
 
 pytestmark = [pytest.mark.hardware, pytest.mark.xdist_group("pcsc")]
 
@@ -53,13 +53,12 @@ def _connect(deadline_s: float = 10) -> Any:
 
 
 @pytest.fixture
-def card_on_reader(pcscd: None) -> Iterator[tuple[SoftCard, Any]]:
+def card_on_reader(desk_reader: VirtualReader) -> Iterator[tuple[SoftCard, Any]]:
     card = SoftCard(uid=UID)
-    relay = VirtualCardRelay(card)
+    desk_reader.insert(card)
     connection = _connect()
     yield card, connection
     release(connection)
-    relay.remove()
 
 
 def tx(connection: Any, apdu: list[int]) -> tuple[bytes, int]:
@@ -98,16 +97,65 @@ def test_a_personalised_card_seals_a_load_with_the_protocols_tac(card_on_reader)
     assert tx(connection, too_much)[1] == 0x9401
 
 
-def test_a_card_pulled_from_the_reader_answers_nothing_more(pcscd: None) -> None:
-    card = SoftCard(uid=UID)
-    relay = VirtualCardRelay(card)
-    connection = _connect()
+def test_a_card_pulled_from_the_reader_answers_nothing_more(card_on_reader, desk_reader) -> None:
+    _card, connection = card_on_reader
     assert tx(connection, GET_UID)[1] == 0x9000
 
-    relay.remove()
+    desk_reader.remove()
 
     with pytest.raises(CardConnectionException):
-        for _ in range(50):  # pcscd notices the card has gone within its polling interval
-            tx(connection, GET_UID)
-            time.sleep(0.1)
-    release(connection)
+        tx(connection, GET_UID)
+
+
+def _personalised(connection: Any) -> None:
+    tx(connection, SELECT)
+    card_no = b"20260001"
+    personalise = apdu("80E00000", bytes([1]) + CARD_KEY + bytes([len(card_no)]) + card_no)
+    assert tx(connection, personalise)[1] == 0x9000
+
+
+@pytest.mark.parametrize(("why", "personalised", "command", "status"), [
+    ("a purchase on a blank card", False,
+     apdu("80500100", transact_data(100, 1795000000, 1, b"POS-1")), 0x6985),
+    ("a card command before SELECT", None, GET_STATUS, 0x6985),
+    ("a purchase larger than the purse", True,
+     apdu("80500100", transact_data(1, 1795000000, 1, b"POS-1")), 0x9401),
+    ("a load past 1,000,000 fen", True,
+     apdu("80500200", transact_data(1_000_001, 1795000000, 1, b"KIOSK-1")), 0x9402),
+    ("amount 0", True, apdu("80500200", transact_data(0, 1795000000, 1, b"KIOSK-1")), 0x6A80),
+    ("a malformed terminal id", True,
+     apdu("80500200", transact_data(5, 1795000000, 1, b"BAD ID!")), 0x6A80),
+    ("a TRANSACT cut short", True, apdu("80500200", transact_data(5, 1, 1, b"K")[:10]), 0x6700),
+    ("GET STATUS with data", True, apdu("80CA0000", b"\x01"), 0x6700),
+    ("an unknown instruction", True, apdu("80B00000", le=True), 0x6D00),
+    ("an unknown class", True, apdu("A0CA0000", le=True), 0x6E00),
+    ("SELECT of another application", True, apdu("00A40400", b"\xa0\x00\x00\x00\x03"), 0x6A82),
+])
+def test_every_refusal_reaches_pyscard_and_changes_nothing(card_on_reader, why, personalised,
+                                                           command, status) -> None:
+    card, connection = card_on_reader
+    if personalised:
+        _personalised(connection)
+    elif personalised is False:
+        tx(connection, SELECT)
+    before = card.get_status()
+
+    assert tx(connection, command) == (b"", status), why
+    assert card.get_status() == before, "a refused command changes nothing"
+
+
+def test_a_personalised_card_answers_its_status_and_keeps_it_across_power_cycles(
+        card_on_reader, tmp_path) -> None:
+    card, connection = card_on_reader
+    _personalised(connection)
+    tx(connection, apdu("80500200", transact_data(2500, 1795000000, 1, b"KIOSK-1")))
+
+    status, sw = tx(connection, GET_STATUS)
+
+    assert sw == 0x9000
+    assert status == bytes([1, 1]) + (1).to_bytes(4, "big") + (2500).to_bytes(4, "big") \
+        + bytes(4) + bytes([8]) + b"20260001"
+    connection.reconnect()  # a warm reset: the application must be selected again
+    assert tx(connection, GET_STATUS)[1] == 0x6985
+    assert tx(connection, SELECT)[1] == 0x9000
+    assert tx(connection, GET_STATUS) == (status, 0x9000)
