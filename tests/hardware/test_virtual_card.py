@@ -145,7 +145,7 @@ def test_every_refusal_reaches_pyscard_and_changes_nothing(card_on_reader, why, 
 
 
 def test_a_personalised_card_answers_its_status_and_keeps_it_across_power_cycles(
-        card_on_reader, tmp_path) -> None:
+        card_on_reader) -> None:
     card, connection = card_on_reader
     _personalised(connection)
     tx(connection, apdu("80500200", transact_data(2500, 1795000000, 1, b"KIOSK-1")))
@@ -159,3 +159,4 @@ def test_a_personalised_card_answers_its_status_and_keeps_it_across_power_cycles
     assert tx(connection, GET_STATUS)[1] == 0x6985
     assert tx(connection, SELECT)[1] == 0x9000
     assert tx(connection, GET_STATUS) == (status, 0x9000)
+    assert (card.card_seq, card.main) == (1, 2500)
