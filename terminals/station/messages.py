@@ -115,7 +115,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "On the card: card {card_no}, key version {key_version}, counter {card_seq}, "
               "main {main}, subsidy {subsidy}",
         "zh-hans": "卡内：卡号 {card_no}，密钥版本 {key_version}，交易计数 {card_seq}，"
-                   "主钱包 {main}，补贴钱包 {subsidy}",
+                   "主钱包 {main}，补助钱包 {subsidy}",
     },
     "server_status": {
         "en": "On the server: card {card_no} of {holder}, {status}{blacklisted}, counter "
@@ -131,7 +131,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "server_none": {"en": "On the server: no card with this UID is in use.",
                     "zh-hans": "服务器：没有使用此 UID 的在用卡。"},
     "purse_main": {"en": "main", "zh-hans": "主钱包"},
-    "purse_subsidy": {"en": "subsidy", "zh-hans": "补贴钱包"},
+    "purse_subsidy": {"en": "subsidy", "zh-hans": "补助钱包"},
     "all_agree": {"en": "The card and the server agree.", "zh-hans": "卡片与服务器一致。"},
     "explain_blank_issued": {
         "en": "The server issued card {card_no} to this UID but the card is blank: the issue "
@@ -199,7 +199,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "pending_hint": {"en": "{amount} is pending for this card: run load to write it.",
                      "zh-hans": "此卡有 {amount} 待圈存：请执行圈存（load）写入。"},
     "balance_after": {"en": "On the card now: main {main}, subsidy {subsidy}.",
-                      "zh-hans": "卡内现有：主钱包 {main}，补贴钱包 {subsidy}。"},
+                      "zh-hans": "卡内现有：主钱包 {main}，补助钱包 {subsidy}。"},
     "reading_reported": {"en": "Reported what the card holds to the server: {result}.",
                          "zh-hans": "已向服务器报告卡内数据：{result}。"},
     "reading_agrees": {"en": "it agrees with the records", "zh-hans": "与记录一致"},
@@ -216,7 +216,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cancelled": {
         "en": "Card {card_no} cancelled. Refund by {method}: main {main}, subsidy {subsidy}, "
               "deposit {deposit}, fee {fee}; paid out {total}.",
-        "zh-hans": "卡号 {card_no} 已注销。退款方式 {method}：主钱包 {main}，补贴 {subsidy}，"
+        "zh-hans": "卡号 {card_no} 已注销。退款方式 {method}：主钱包 {main}，补助 {subsidy}，"
                    "押金 {deposit}，手续费 {fee}；实退 {total}。",
     },
     "uploaded_queue": {"en": "Sent {count} record(s) this desk still held.",
