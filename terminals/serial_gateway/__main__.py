@@ -1,7 +1,8 @@
 """`python -m terminals.serial_gateway --port DEVICE --baud 19200 --config gateway.toml`
 
 Exit codes: 0 after SIGINT/SIGTERM (the queue is on disk, nothing is lost), 2 for a
-bad configuration, a bad baud rate or a port that cannot be opened.
+bad configuration, a bad baud rate or a port that cannot be opened, 1 when the port
+fails while running (records taken into custody stay in the queue for the next start).
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         progress.start()
     try:
         gateway.run()
+    except (serial.SerialException, OSError) as exc:  # the adapter was unplugged, say
+        print(text("port_unavailable", lang, port=args.port, error=exc), file=sys.stderr)
+        return 1
     finally:
         port.close()
     _say(text("gateway_stopping", lang, pending=_pending(config.queue_path)))

@@ -289,7 +289,7 @@ class Gateway:
         custody = self.store.take_custody(reader.terminal_id, records)
         if custody.conflicts:
             self.say("reader_conflict", address=reader.address, terminal_id=reader.terminal_id,
-                     seq=", ".join(str(r["terminal_seq"]) for r in records))
+                     seq=", ".join(map(str, custody.conflicts)))
         with self._lock:
             reader.received += custody.stored
         reader.wake.set()
@@ -331,7 +331,7 @@ class Gateway:
             except Unreachable:
                 self.server_reachable = False
                 backoff = min(SERVER_BACKOFF[1], max(SERVER_BACKOFF[0], backoff * 2))
-            except ProtocolError as exc:
+            except Exception as exc:  # a refusal, or a bug: say so, keep the thread alive
                 self.say("upload_refused", terminal_id=reader.terminal_id, error=exc)
                 backoff = min(SERVER_BACKOFF[1], max(SERVER_BACKOFF[0], backoff * 2))
             if self.stopping.is_set():
@@ -401,8 +401,8 @@ class Gateway:
 
     def _blacklist_feed(self) -> None:
         while not self.stopping.is_set():
-            with contextlib.suppress(ClientError):
-                self.refresh_blacklist()
+            with contextlib.suppress(ClientError, KeyError, TypeError, ValueError):
+                self.refresh_blacklist()  # a bad answer is tried again next time
             self.stopping.wait(self.timings.blacklist_interval)
 
     def refresh_blacklist(self) -> int:

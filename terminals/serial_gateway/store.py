@@ -72,7 +72,7 @@ class Custody:
 
     stored: int
     repeated: int
-    conflicts: int
+    conflicts: list[int]  # terminal_seqs held already with other content
     highest_seq: int  # the number to ACK (0: none)
 
 
@@ -98,7 +98,8 @@ class GatewayStore(DurableDB):
     def take_custody(self, terminal_id: str, records: Sequence[dict[str, Any]]) -> Custody:
         """Commit a POLL answer's records, in one transaction; then the reader may be
         ACKed up to `highest_seq`."""
-        stored = repeated = conflicts = 0
+        stored = repeated = 0
+        conflicts: list[int] = []
         now = time.time()
         with self._transaction() as db:
             for record in records:
@@ -115,7 +116,7 @@ class GatewayStore(DurableDB):
                 else:
                     db.execute("INSERT INTO conflicts (terminal_id, seq, body, received_at) "
                                "VALUES (?, ?, ?, ?)", (terminal_id, seq, body, now))
-                    conflicts += 1
+                    conflicts.append(seq)
         highest = max((int(r["terminal_seq"]) for r in records), default=0)
         return Custody(stored, repeated, conflicts, highest)
 

@@ -33,9 +33,9 @@ def test_a_record_sent_again_is_ignored_and_a_different_one_kept_aside(tmp_path:
     with GatewayStore(tmp_path / "q.sqlite3") as store:
         store.take_custody("POS-0001", [sale(1), sale(2)])
         again = store.take_custody("POS-0001", [sale(2), sale(3)])
-        assert (again.stored, again.repeated, again.conflicts) == (1, 1, 0)
+        assert (again.stored, again.repeated, again.conflicts) == (1, 1, [])
         other = store.take_custody("POS-0001", [sale(3, amount=999)])
-        assert (other.stored, other.conflicts, other.highest_seq) == (0, 1, 3)
+        assert (other.stored, other.conflicts, other.highest_seq) == (0, [3], 3)
         assert store.pending("POS-0001") == [sale(1), sale(2), sale(3)]  # the first one stays
         assert store.conflicts("POS-0001") == [{"terminal_seq": 3, "record": sale(3, 999)}]
         assert [seq for _id, seq in store.conflicts_unreported("POS-0001")] == [3]
