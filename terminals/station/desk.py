@@ -55,7 +55,7 @@ def _terminal_calls() -> Iterator[None]:
     except Unreachable as exc:
         raise StationError("server_unreachable", detail=str(exc)) from exc
     except ProtocolError as exc:
-        raise StationError("server_refused", status=exc.status, code=exc.code,
+        raise StationError("server_refused", status=exc.status, error=exc.code,
                            message=str(exc)) from exc
 
 

@@ -66,8 +66,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-hans": "回读校验失败：卡片显示 {found}，应为 {expected}。",
     },
     "server_refused": {
-        "en": "The server refused ({status} {code}): {message}",
-        "zh-hans": "服务器拒绝了请求（{status} {code}）：{message}",
+        "en": "The server refused ({status} {error}): {message}",
+        "zh-hans": "服务器拒绝了请求（{status} {error}）：{message}",
     },
     "server_unreachable": {
         "en": "The server does not answer ({detail}). Nothing was lost: run the same command "

@@ -43,7 +43,7 @@ class Office:
             error = (data or {}).get("error") if isinstance(data, dict) else None
             error = error if isinstance(error, dict) else {}
             raise StationError("server_refused", status=response.status_code,
-                               code=error.get("code", f"http_{response.status_code}"),
+                               error=error.get("code", f"http_{response.status_code}"),
                                message=error.get("message", response.text[:200]))
         return data
 

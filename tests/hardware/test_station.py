@@ -251,7 +251,7 @@ def test_a_replacement_reads_the_old_card_and_reports_what_it_really_holds(
     old.refresh_from_db()
     assert old.status == CardStatus.ACTIVE, "nothing replaced before the clerk confirms"
 
-    new_soft, seen = SoftCard.new(), []
+    new_soft, seen = SoftCard.new(), list[str]()
     thread, result = _run_in_thread(desk, "replace", "--accept-difference")
     _wait_for_prompt(desk, "Remove the old card and put the new card on the reader", seen)
     desk_reader.insert(new_soft)  # the clerk swaps the cards when asked
@@ -341,3 +341,16 @@ def test_a_reader_that_is_not_there(desk, capsys):
     code = run(["--reader", "No Such Reader", "--lang", "en", "readers"])
     err = capsys.readouterr().err
     assert code == 1 and 'No reader named like "No Such Reader"' in err
+
+
+def test_the_servers_refusal_reaches_the_clerk_with_its_code(desk, desk_reader, clerk):
+    _soft, card = _issue(desk, desk_reader, clerk)
+    desk_reader.insert(SoftCard.new())
+
+    code, _, err = desk.run("issue", "--cardholder", card.cardholder.number)
+    assert code == 1 and "The server refused (409 active_card_exists)" in err
+    code, _, err = desk.run("issue", "--cardholder", "NOBODY-1")
+    assert code == 1 and "(400 unknown_cardholder)" in err
+    code, _, err = desk.run("issue", "--cardholder", "NOBODY-1", lang="zh-hans")
+    assert code == 1 and "服务器拒绝了请求（400 unknown_cardholder）" in err
+    assert Card.objects.count() == 1
