@@ -92,7 +92,15 @@ class TerminalClient:
     # --- Endpoints ------------------------------------------------------------------------
 
     def upload(self, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-        return self.request("POST", "/records", body={"records": list(records)})
+        """The server's answer, checked to hold one result per record and a
+        `highest_contiguous_seq` (ProtocolError `bad_answer` otherwise): callers forget
+        records on its word."""
+        answer = self.request("POST", "/records", body={"records": list(records)})
+        results, hcs = answer.get("results"), answer.get("highest_contiguous_seq")
+        if (not isinstance(results, list) or len(results) != len(records)
+                or not isinstance(hcs, int) or isinstance(hcs, bool)):
+            raise ProtocolError(200, "bad_answer", answer)
+        return answer
 
     def blacklist(self, since: int) -> dict[str, Any]:
         return self.request("GET", "/blacklist", params={"since": since})

@@ -82,12 +82,6 @@ class SyncReport:
     heartbeat: dict[str, Any]
 
 
-def _check_upload_answer(batch: Sequence[dict[str, Any]], answer: dict[str, Any]) -> None:
-    results, hcs = answer.get("results"), answer.get("highest_contiguous_seq")
-    if not isinstance(results, list) or len(results) != len(batch) or not isinstance(hcs, int):
-        raise ProtocolError(200, "bad_answer", answer)
-
-
 class Terminal:
     """A terminal's client, queue, blacklist and config, and the cycle that keeps them
     in step with the server."""
@@ -193,7 +187,6 @@ class Terminal:
                 if attempt >= self.retries:
                     raise
             else:
-                _check_upload_answer(batch, answer)
                 return answer, time.perf_counter() - started
             time.sleep(self.retry_delay * 2**attempt)
             attempt += 1

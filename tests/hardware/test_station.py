@@ -285,6 +285,12 @@ def test_a_replacement_cut_short_after_the_server_replaced_is_finished(desk, des
     new = Card.objects.get(replaces=old)
     assert not new_soft.personalised
 
+    stranger = SoftCard.new()
+    desk_reader.insert(stranger)
+    code, out, err = desk.run("replace", "--card", old.card_no)
+    assert code == 1 and f"Wrong card: expected card {new.card_no}" in err
+    assert not stranger.personalised
+
     new_soft.pull = False
     desk_reader.insert(new_soft)
     code, out, err = desk.run("replace", "--card", old.card_no)

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-import terminals.serial_gateway.messages  # noqa: F401  (registers its texts)
-import terminals.station.messages  # noqa: F401
+import terminals.serial_gateway.messages  # registers its texts
+import terminals.station.messages  # noqa: F401  (registers its texts)
 from terminals.client import i18n
 
 CJK = re.compile(r"[\u4e00-\u9fff]")

@@ -156,3 +156,35 @@ def test_access_check_and_heartbeat_send_json_bodies(server, client):
 def test_a_malformed_secret_is_refused_before_any_request():
     with pytest.raises(ValueError):
         TerminalClient("http://127.0.0.1:1", TID, "not-hex")
+
+
+@pytest.mark.parametrize("answer", [
+    {"results": [], "highest_contiguous_seq": 1},  # a result missing
+    {"results": [{"terminal_seq": 1, "status": "accepted"}]},  # no highest_contiguous_seq
+    {"results": [{"terminal_seq": 1, "status": "accepted"}], "highest_contiguous_seq": "1"},
+])
+def test_an_upload_answer_that_does_not_cover_the_batch_is_never_taken_at_its_word(answer):
+    """Terminals forget records on the answer's word, so a garbled 200 is a ProtocolError."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Garbled(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Garbled) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        client = TerminalClient(f"http://127.0.0.1:{httpd.server_address[1]}", TID, SECRET)
+        with pytest.raises(ProtocolError) as info:
+            client.upload([{"type": "punch", "terminal_seq": 1, "ts": 1, "card_no": "12345678"}])
+        httpd.shutdown()
+    assert info.value.code == "bad_answer"
