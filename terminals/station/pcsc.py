@@ -16,6 +16,7 @@ from smartcard.Exceptions import (
     NoCardException,
     SmartcardException,
 )
+from smartcard.pcsc.PCSCExceptions import BaseSCardException
 from smartcard.System import readers as pcsc_readers
 
 from terminals.client import apdu
@@ -45,7 +46,7 @@ class ReaderState:
 def _all_readers() -> list[Any]:
     try:
         return list(pcsc_readers())
-    except (ListReadersException, SmartcardException) as exc:
+    except (ListReadersException, SmartcardException, BaseSCardException) as exc:
         raise StationError("pcscd_down", detail=str(exc)) from exc
 
 
