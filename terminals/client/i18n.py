@@ -46,5 +46,16 @@ def message(code: str, lang: str = EN, **values: object) -> str:
     return (texts.get(lang) or texts[EN]).format(**values)
 
 
+class MessageError(Exception):
+    """A failure to tell a person: `code` names a message, `values` fill it in."""
+
+    def __init__(self, code: str, **values: object) -> None:
+        super().__init__(code, values)
+        self.code, self.values = code, values
+
+    def text(self, lang: str = EN) -> str:
+        return message(self.code, lang, **self.values)
+
+
 def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load(args.config)
     except ConfigError as exc:
-        print(text(exc.code, lang, **exc.values), file=sys.stderr)
+        print(exc.text(lang), file=sys.stderr)
         return 2
     try:
         port = serial.serial_for_url(args.port, baudrate=args.baud, bytesize=8, parity="N",

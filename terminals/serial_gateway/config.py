@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from terminals.client.i18n import MessageError
+
 MAX_READERS = 32
 ADDRESSES = range(1, 248)
 TERMINAL_ID = re.compile(r"^[A-Za-z0-9-]{1,32}$")
@@ -40,13 +42,8 @@ SECRET = re.compile(r"^[0-9a-fA-F]{64}$")
 URL = re.compile(r"^https?://[^\s/]+")
 
 
-class ConfigError(Exception):
+class ConfigError(MessageError):
     """`code` names a message of `messages.py`; `values` fill its placeholders."""
-
-    def __init__(self, code: str, **values: Any) -> None:
-        super().__init__(code, values)
-        self.code = code
-        self.values = values
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,7 @@ def run(argv: list[str] | None = None) -> int:
                               without_card=args.without_card,
                               accept_difference=args.accept_difference)
     except StationError as exc:
-        print(message(exc.code, lang, **exc.values), file=sys.stderr, flush=True)
+        print(exc.text(lang), file=sys.stderr, flush=True)
         return exc.exit_code
     except CardError as exc:
         meaning = SW_MEANING.get(exc.sw, "")  # type: ignore[call-overload]

@@ -21,15 +21,15 @@ from smartcard.System import readers as pcsc_readers
 
 from terminals.client import apdu
 from terminals.client.card import ApduCard
+from terminals.client.i18n import MessageError
 
 
-class StationError(Exception):
-    """A failure to tell the clerk: `code` names the message, `values` fill it in, and
-    `exit_code` is what the command exits with."""
+class StationError(MessageError):
+    """A failure to tell the clerk; `exit_code` is what the command exits with."""
 
     def __init__(self, code: str, exit_code: int = 1, **values: Any) -> None:
-        self.code, self.exit_code, self.values = code, exit_code, values
-        super().__init__(code, values)
+        super().__init__(code, **values)
+        self.exit_code = exit_code
 
 
 class CardRemoved(StationError):
