@@ -3,8 +3,8 @@ and Chinese. The client library has no Django, so it keeps its own small catalog
 each message is a code with both texts, and `tests/terminals/client/test_i18n.py`
 fails when a code lacks a language or the two texts name different placeholders.
 
-The language is `--lang`, else `ONECARD_LANG`, else `LANG`/`LC_ALL` starting with
-`zh`, else English.
+The language is `--lang`, else `ONECARD_LANG`, else an `LC_ALL`/`LANG` locale starting
+with `zh` or `en`, else Chinese, as the server's default.
 """
 
 from __future__ import annotations
@@ -30,14 +30,18 @@ def register(messages: Mapping[str, Mapping[str, str]]) -> None:
 
 
 def language(explicit: str | None = None) -> str:
-    """The language to speak: the explicit choice, else the environment."""
+    """The language to speak: the explicit choice, else ONECARD_LANG, else a Chinese or
+    English locale, else Chinese (the server's default, LANGUAGE_CODE=zh-hans)."""
     for value in (explicit, os.environ.get("ONECARD_LANG")):
         if value:
             return ZH if value.lower().replace("_", "-").startswith("zh") else EN
     for var in ("LC_ALL", "LANG"):
-        if os.environ.get(var, "").lower().startswith("zh"):
+        locale = os.environ.get(var, "").lower()
+        if locale.startswith("zh"):
             return ZH
-    return EN
+        if locale.startswith("en"):
+            return EN
+    return ZH
 
 
 def message(code: str, lang: str = EN, **values: object) -> str:

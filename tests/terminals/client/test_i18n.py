@@ -1,6 +1,6 @@
 """The desk programs speak Chinese and English: every message of the issuing station
 and the serial gateway has both texts, naming the same placeholders, and the language
-follows --lang, then ONECARD_LANG, then the locale."""
+follows --lang, then ONECARD_LANG, then the locale, else Chinese."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def test_every_message_has_both_languages_with_the_same_placeholders(code):
 def test_the_language_comes_from_the_flag_then_the_environment(monkeypatch):
     for var in ("ONECARD_LANG", "LC_ALL", "LANG"):
         monkeypatch.delenv(var, raising=False)
+    assert i18n.language() == i18n.ZH, "Chinese unless told otherwise, as the server"
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
     assert i18n.language() == i18n.EN
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
     assert i18n.language() == i18n.ZH
