@@ -5,6 +5,7 @@ with back-off and coming back, and blacklist updates frame by frame."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,13 +70,17 @@ def test_records_are_acknowledged_only_once_in_the_store(line: LoopLine, tmp_pat
     reader.cash_load(soft, 10_000)
     for _ in range(20):
         reader.sell(soft, 150)
+    gateway = gateway_for([reader], tmp_path / "q.sqlite3", line)
+    # Say the reader came back from repair with another identity and a wrong clock.
+    reader.terminal_id, reader.clock_offset = "FACTORY-0", -86_400.0
     with ReaderEmulator(line.tap(), [reader]):
-        gateway = gateway_for([reader], tmp_path / "q.sqlite3", line)
         while gateway.serve(gateway.readers[0]):
             pass
         gateway.store.close()
     assert reader.records == [] and reader.last_seq == 21
-    assert reader.terminal_id == "POS-0003" and reader.handled[Command.SET_TIME] == 1
+    assert reader.terminal_id == "POS-0003", "SET IDENTITY at start"
+    assert reader.handled[Command.SET_IDENTITY] == reader.handled[Command.SET_TIME] == 1
+    assert abs(reader.clock() - time.time()) < 5, "SET TIME at start"
     with GatewayStore(tmp_path / "q.sqlite3") as store:
         held = store.pending("POS-0003")
     assert [r["terminal_seq"] for r in held] == list(range(1, 22))
