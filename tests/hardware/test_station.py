@@ -360,3 +360,45 @@ def test_the_servers_refusal_reaches_the_clerk_with_its_code(desk, desk_reader, 
     code, _, err = desk.run("issue", "--cardholder", "NOBODY-1", lang="zh-hans")
     assert code == 1 and "服务器拒绝了请求（400 unknown_cardholder）" in err
     assert Card.objects.count() == 1
+
+
+class CutsTheServerOnTransact(SoftCard):
+    """A card whose TRANSACT coincides with the desk's network going down."""
+
+    switch: Any = None
+
+    def process_apdu(self, command: bytes) -> bytes:
+        answer = super().process_apdu(command)
+        if self.switch is not None and command[1:2] == b"\x50" and answer[-2:] == b"\x90\x00":
+            self.switch.off()
+            self.switch = None
+        return answer
+
+
+def test_a_load_written_while_the_server_went_away_is_sent_later_and_never_written_twice(
+        desk, desk_reader, clerk, live_server):
+    from tests.tcp_switch import TcpSwitch
+
+    switch = TcpSwitch(live_server.url)
+    switch.on()
+    soft = CutsTheServerOnTransact(b"\x04" + bytes.fromhex("5a5a5a5a5a01"))
+    _soft, card = _issue(desk, desk_reader, clerk, card=soft)
+    load = card_top_up(card=card, amount=5000, method="cash", by=clerk)
+    soft.switch = switch
+
+    code, out, err = desk.run("load", server=switch.url)
+
+    assert code == 0, out + err
+    assert soft.main == 5000, "the money is on the card"
+    assert "1 load record(s) are written to the card but not yet on the server" in out
+    assert PendingLoad.objects.get(pk=load.pk).status == LoadStatus.PENDING
+    switch.on()
+    code, out, err = desk.run("load", server=switch.url)
+
+    assert code == 0, out + err
+    assert "Sent 1 record(s) this desk still held." in out
+    assert soft.main == 5000 and soft.card_seq == 1, "not written a second time"
+    assert PendingLoad.objects.get(pk=load.pk).status == LoadStatus.COMPLETED
+    card.refresh_from_db()
+    assert card.card_main == 5000
+    switch.off()
