@@ -250,10 +250,17 @@ class CardReading(models.Model):
         return f"{self.card_no} {self.purpose} {self.read_at:%Y-%m-%d %H:%M}"
 
     @property
+    def on_card(self) -> dict[str, int]:
+        return {"card_seq": self.card_seq, "main": self.main, "subsidy": self.subsidy}
+
+    @property
+    def recorded(self) -> dict[str, int]:
+        return {"card_seq": self.recorded_card_seq, "main": self.recorded_main,
+                "subsidy": self.recorded_subsidy}
+
+    @property
     def differences(self) -> dict[str, int]:
         """On the card minus by the records, for each figure that differs."""
-        pairs = {"card_seq": (self.card_seq, self.recorded_card_seq),
-                 "main": (self.main, self.recorded_main),
-                 "subsidy": (self.subsidy, self.recorded_subsidy)}
-        return {name: card - recorded for name, (card, recorded) in pairs.items()
-                if card != recorded}
+        on_card, recorded = self.on_card, self.recorded
+        return {name: on_card[name] - recorded[name] for name in on_card
+                if on_card[name] != recorded[name]}

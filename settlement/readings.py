@@ -40,9 +40,7 @@ def card_reading_record(*, card: Card, purpose: str, card_seq: int, main: int, s
     )
     differences = reading.differences
     if differences:
-        on_card = {"card_seq": card_seq, "main": main, "subsidy": subsidy}
-        recorded = {"card_seq": reading.recorded_card_seq, "main": reading.recorded_main,
-                    "subsidy": reading.recorded_subsidy}
+        on_card, recorded = reading.on_card, reading.recorded
         figures = ":".join(str(v) for v in (*on_card.values(), *recorded.values()))
         reading.exception, _created = ReconException.objects.get_or_create(
             key=f"{ExceptionCode.CARD_READING_MISMATCH}:{card.card_no}:{figures}",

@@ -86,12 +86,11 @@ class Station:
         return (card, *self._identify(card))
 
     def _identify(self, card: DeskCard) -> tuple[bytes, CardInfo]:
-        uid = card.read_uid()
         try:
             card.select()
         except CardError as exc:
             raise StationError("not_onecard", sw=f"{exc.sw:04X}") from exc
-        return uid, card.get_status()
+        return card.uid, card.get_status()
 
     def _open_if_present(self) -> tuple[DeskCard | None, bytes | None, CardInfo | None]:
         try:
@@ -335,7 +334,7 @@ class Station:
                 return (card, *self._identify(card))
             card.close()
         self.say("swap_prompt" if uid == old_uid else "new_card_prompt")
-        card, _uid = self.reader.wait_for_card(other_than=old_uid, seconds=self.wait_seconds)
+        card = self.reader.wait_for_card(other_than=old_uid, seconds=self.wait_seconds)
         return (card, *self._identify(card))
 
     def _named_card(self, card_no: str | None, info: CardInfo | None) -> dict[str, Any]:

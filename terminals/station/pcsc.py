@@ -83,6 +83,7 @@ class DeskCard(ApduCard):
 
     def __init__(self, connection: Any, reader: str) -> None:
         self.connection, self.reader = connection, reader
+        self.uid = b""  # read by DeskReader.connect
         self._selected = False
         super().__init__(self._transmit_pcsc)
 
@@ -150,7 +151,7 @@ class DeskReader:
             try:
                 connection.connect(disposition=scard.SCARD_LEAVE_CARD)
                 card = DeskCard(connection, str(reader))
-                card.read_uid()
+                card.uid = card.read_uid()
                 return card
             except (NoCardException, CardConnectionException, CardRemoved) as exc:
                 release(connection)
@@ -159,18 +160,14 @@ class DeskReader:
         raise AssertionError("unreachable")
 
     def wait_for_card(self, *, other_than: bytes | None, seconds: float,
-                      poll: float = 0.2) -> tuple[DeskCard, bytes]:
+                      poll: float = 0.2) -> DeskCard:
         """Wait until a card whose UID is not `other_than` is on the reader."""
         deadline = time.monotonic() + seconds
         while True:
             try:
                 card = self.connect()
-                try:
-                    uid = card.read_uid()
-                    if uid != other_than:
-                        return card, uid
-                except CardRemoved:
-                    pass
+                if card.uid != other_than:
+                    return card
                 card.close()
             except StationError as exc:
                 if exc.code != "no_card":
