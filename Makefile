@@ -15,7 +15,7 @@ help:
 	@echo "make deps   - install system packages and the Python venv (.venv)"
 	@echo "make demo   - migrate, load demo data, run the dev server on 127.0.0.1:$(PORT)"
 	@echo "make test   - run the test suite against PostgreSQL (ARGS='...' passes pytest options)"
-	@echo "make lint   - ruff and mypy"
+	@echo "make lint   - ruff, the import-layer contracts (import-linter) and mypy"
 	@echo "make bench  - run the benchmarks against PostgreSQL"
 	@echo "make clean  - remove var/ and caches (keeps .venv)"
 
@@ -51,6 +51,7 @@ test: deps
 
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy .
 
 bench: deps

@@ -49,7 +49,7 @@ from accounts.models import (
     SubsidyBatch,
     TopUpMethod,
 )
-from onecard.errors import DomainError
+from core.errors import DomainError
 
 CHANNEL = "admin"
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.db import models
 
 from accounts.models import AuditEvent
-from onecard.middleware import current_request_id
+from core.middleware import current_request_id
 
 
 def audit_record(

@@ -19,7 +19,7 @@ from typing import IO, Any
 from django.utils.translation import gettext as _
 
 from accounts.services import IMPORT_COLUMNS
-from onecard.errors import InvalidRequest
+from core.errors import InvalidRequest
 
 REQUIRED_COLUMNS = ("number", "name", "kind")
 

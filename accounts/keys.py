@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 
 from accounts import crypto
 from accounts.audit import audit_record
+from accounts.errors import KeysUnavailable, KeyVersionExists, KeyVersionUnknown
 from accounts.models import Card, KeyPurpose, StoredKey
-from onecard.errors import KeysUnavailable, KeyVersionExists, KeyVersionUnknown
 
 
 def kek_get() -> bytes:

@@ -20,6 +20,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.errors import BalanceLimitExceeded, InsufficientFunds
 from accounts.models import (
     PURSE_KINDS,
     AccountKind,
@@ -30,8 +31,7 @@ from accounts.models import (
     Merchant,
     Posting,
 )
-from onecard.db import bulk_cursor
-from onecard.errors import BalanceLimitExceeded, InsufficientFunds
+from core.db import bulk_cursor
 
 # A leg names its account by row, by id, or by its unique code (cheapest: the lock
 # query finds it, so no separate lookup round trip).

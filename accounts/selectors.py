@@ -24,7 +24,7 @@ from accounts.models import (
     Posting,
     Purse,
 )
-from onecard.errors import NotFound
+from core.errors import NotFound
 
 
 def cardholder_get(number: str) -> Cardholder:

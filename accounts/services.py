@@ -25,6 +25,17 @@ from django.utils.translation import gettext as _
 
 from accounts import ledger
 from accounts.audit import audit_record
+from accounts.errors import (
+    ActiveCardExists,
+    CardholdersWithoutCard,
+    DuplicateMerchant,
+    DuplicateNumber,
+    ImportFailed,
+    InvalidAmount,
+    InvalidStatus,
+    UidInUse,
+    UnknownCardholders,
+)
 from accounts.keys import current_purse_key_version
 from accounts.models import (
     BLACKLISTED_STATUSES,
@@ -52,19 +63,8 @@ from accounts.models import (
     TopUpMethod,
 )
 from accounts.selectors import card_locked
-from onecard.db import bulk_cursor
-from onecard.errors import (
-    ActiveCardExists,
-    CardholdersWithoutCard,
-    DuplicateMerchant,
-    DuplicateNumber,
-    ImportFailed,
-    InvalidAmount,
-    InvalidRequest,
-    InvalidStatus,
-    UidInUse,
-    UnknownCardholders,
-)
+from core.db import bulk_cursor
+from core.errors import InvalidRequest
 
 __all__ = ["audit_record"]
 

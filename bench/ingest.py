@@ -721,7 +721,7 @@ class _TimedCursor:
 @contextmanager
 def _sql_logged() -> Iterator[list[tuple[float, str]]]:
     """Every statement of the server path with its time: Django's queries (through an
-    execute wrapper) and the set-based ones sent on `onecard.db.bulk_cursor`, which
+    execute wrapper) and the set-based ones sent on `core.db.bulk_cursor`, which
     Django's query log (CaptureQueriesContext) does not see."""
     from django.db import connection
 
@@ -737,7 +737,7 @@ def _sql_logged() -> Iterator[list[tuple[float, str]]]:
 
     patched: list[tuple[Any, Any]] = []
     try:
-        from onecard import db as onecard_db
+        from core import db as onecard_db
 
         original = onecard_db.bulk_cursor
 

@@ -28,14 +28,15 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from here: card offices may have no internet
     "django_q",
-    "onecard",
+    "core",
     "accounts",
-    "settlement",
     "terminals",
+    "settlement",
+    "onecard",
 ]
 
 MIDDLEWARE = [
-    "onecard.middleware.RequestIdMiddleware",
+    "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -103,8 +104,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "onecard.errors.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "onecard.pagination.Pagination",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 50,
     "UNAUTHENTICATED_USER": None,
 }

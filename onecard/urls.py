@@ -16,5 +16,5 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
 ]
 
-handler404 = "onecard.errors.json_not_found"
-handler500 = "onecard.errors.json_server_error"
+handler404 = "core.errors.json_not_found"
+handler500 = "core.errors.json_server_error"

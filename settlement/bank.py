@@ -18,13 +18,14 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.audit import audit_record
+from accounts.errors import InvalidAmount, UnknownCardholder
 from accounts.models import Cardholder, PendingLoad
 from accounts.selectors import card_live_for
 from accounts.services import card_top_up
-from onecard.errors import Conflict, DomainError, InvalidAmount, InvalidRequest
+from core.errors import InvalidRequest
+from settlement.errors import BankRefConflict, InvalidStatement, NoCardInUse
 from settlement.models import (
     BankStatementLine,
     BankTransfer,
@@ -36,28 +37,6 @@ from settlement.models import (
 STATEMENT_COLUMNS = ("bank_ref", "cardholder", "amount", "ts")
 _ADVISORY_LOCK_STATEMENTS = 0x0BA4_5747  # serialises statement uploads
 _AMOUNT = re.compile(r"^[0-9]{1,15}$")
-
-
-class UnknownCardholder(DomainError):
-    code = "unknown_cardholder"
-    default_message = gettext_lazy("No cardholder has this number.")
-
-
-class NoCardInUse(Conflict):
-    code = "no_card_in_use"
-    default_message = gettext_lazy("This cardholder has no card in use.")
-
-
-class BankRefConflict(Conflict):
-    code = "bank_ref_conflict"
-    default_message = gettext_lazy(
-        "This bank reference was already reported with different content.")
-
-
-class InvalidStatement(DomainError):
-    code = "invalid_statement"
-    default_message = gettext_lazy(
-        "The bank statement has errors; nothing was stored.")
 
 
 @dataclass(frozen=True)

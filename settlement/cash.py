@@ -7,18 +7,13 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from accounts.audit import audit_record
+from accounts.errors import InvalidAmount, InvalidStatus
 from accounts.selectors import cash_drawer_movements
 from accounts.services import cash_difference_post
-from onecard.errors import Conflict, InvalidAmount, InvalidStatus
+from settlement.errors import ShiftAlreadyOpen
 from settlement.models import ClerkShift
-
-
-class ShiftAlreadyOpen(Conflict):
-    code = "shift_already_open"
-    default_message = gettext_lazy("This clerk already has an open shift.")
 
 
 @transaction.atomic

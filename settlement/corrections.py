@@ -8,17 +8,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+from accounts.errors import InvalidAmount
 from accounts.services import purchase_refund_post
-from onecard.errors import DomainError, InvalidAmount, NotFound
+from core.errors import NotFound
+from settlement.errors import RefundExceedsPurchase
 from settlement.models import PurchaseRefund
 from terminals.selectors import purchase_for_refund
-
-
-class RefundExceedsPurchase(DomainError):
-    code = "refund_exceeds_purchase"
-    default_message = gettext_lazy("A purchase cannot be refunded beyond its amount.")
 
 
 @transaction.atomic

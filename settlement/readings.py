@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
+from accounts.errors import InvalidStatus
 from accounts.models import Card
 from accounts.selectors import card_locked
-from onecard.errors import InvalidRequest, InvalidStatus
+from core.errors import InvalidRequest
 from settlement.models import CardReading, ExceptionCode, ReconException
 
 

@@ -19,9 +19,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
+from accounts.errors import InvalidStatus
 from accounts.selectors import card_get, cards_by_id, ledger_check
 from accounts.services import card_suspect_clone, purse_adjust
-from onecard.errors import Conflict, InvalidRequest, InvalidStatus
+from core.errors import InvalidRequest
+from settlement.errors import NothingToAdjust, ProposalDiffers, SecondApproverRequired
 from settlement.models import ExceptionCode, ExceptionStatus, ReconciliationRun, ReconException
 from terminals import selectors as records
 
@@ -192,22 +194,6 @@ def _blacklisted_and_replaced_use(raise_: _Raiser, start: dt.datetime, end: dt.d
 
 RESOLVE_ACTIONS = {"none": ExceptionStatus.RESOLVED, "adjust": ExceptionStatus.RESOLVED,
                    "write_off": ExceptionStatus.WRITTEN_OFF}
-
-
-class SecondApproverRequired(Conflict):
-    code = "second_approver_required"
-    default_message = _("This adjustment is above the approval threshold: another finance "
-                        "user must approve it.")
-
-
-class ProposalDiffers(Conflict):
-    code = "proposal_differs"
-    default_message = _("The approval must repeat the proposed amount and purse.")
-
-
-class NothingToAdjust(Conflict):
-    code = "nothing_to_adjust"
-    default_message = _("This exception names no card to adjust.")
 
 
 @dataclass

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import audit_record
 from accounts.ledger import posting_create
 from accounts.models import Merchant
-from onecard.errors import InvalidRequest
+from core.errors import InvalidRequest
 from settlement.models import MerchantSettlement
 from settlement.services import business_day_bounds
 from terminals.models import RecordStatus, RecordType, TerminalRecord

@@ -15,14 +15,19 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts import crypto
-from onecard.errors import DomainError
-from terminals.ingest import BatchTooLarge
+from terminals.errors import (
+    BadSignature,
+    BatchTooLarge,
+    ClockSkew,
+    ReplayedNonce,
+    TerminalDisabled,
+    TerminalUnknown,
+)
 from terminals.models import Nonce, Terminal, TerminalStatus
 from terminals.services import terminal_secret
 
@@ -32,36 +37,6 @@ _NONCE = re.compile(r"^[0-9a-fA-F]{16,64}$")
 _TERMINAL_ID = re.compile(r"^[A-Za-z0-9-]{1,32}$")
 _SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
 _PURGE_EVERY = 500  # requests, on average, between purges of old nonces in a process
-
-
-class TerminalAuthFailed(DomainError):
-    status = 401
-
-
-class TerminalUnknown(TerminalAuthFailed):
-    code = "terminal_unknown"
-    default_message = _("No terminal with this id is registered.")
-
-
-class BadSignature(TerminalAuthFailed):
-    code = "bad_signature"
-    default_message = _("The request signature does not match.")
-
-
-class ClockSkew(TerminalAuthFailed):
-    code = "clock_skew"
-    default_message = _("The terminal's clock is more than 300 seconds off the server's.")
-
-
-class ReplayedNonce(TerminalAuthFailed):
-    code = "replayed_nonce"
-    default_message = _("This nonce was already used; every request needs a fresh one.")
-
-
-class TerminalDisabled(DomainError):
-    code = "terminal_disabled"
-    status = 403
-    default_message = _("This terminal is disabled.")
 
 
 @dataclass

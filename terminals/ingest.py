@@ -23,11 +23,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts import crypto
+from accounts.errors import KeyVersionUnknown
 from accounts.keys import purse_master_key
 from accounts.selectors import cards_by_number
 from accounts.services import CardMovement, card_movements_apply
-from onecard.db import bulk_cursor
-from onecard.errors import DomainError, KeyVersionUnknown
+from core.db import bulk_cursor
+from terminals.errors import BatchTooLarge, InvalidBatch
 from terminals.models import (
     QuarantinedRecord,
     RecordStatus,
@@ -45,17 +46,6 @@ CLOCK_SKEW_S = 24 * 3600
 _CARD_NO = re.compile(r"^[0-9]{8,19}$")
 _TAC = re.compile(r"^[0-9a-fA-F]{16}$")
 DOOR_REASONS = {None, "not_allowed", "blacklisted", "schedule", "unknown_card", "antipassback"}
-
-
-class InvalidBatch(DomainError):
-    code = "invalid_batch"
-    default_message = _('The body must be {"records": [...]} with 1 to 1000 records.')
-
-
-class BatchTooLarge(DomainError):
-    code = "batch_too_large"
-    status = 413
-    default_message = _("The body is larger than 1 MiB.")
 
 
 def allowed_types(terminal: Terminal) -> set[str]:

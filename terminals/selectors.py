@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils.translation import gettext as _
 
-from onecard.errors import NotFound
+from core.errors import NotFound
 from terminals.models import (
     HeartbeatLog,
     QuarantinedRecord,

@@ -14,10 +14,11 @@ from django.utils.translation import gettext as _
 
 from accounts import crypto
 from accounts.audit import audit_record
+from accounts.errors import KeysUnavailable
 from accounts.keys import kek_get
 from accounts.models import Merchant
 from accounts.services import merchant_create
-from onecard.errors import InvalidRequest, KeysUnavailable
+from core.errors import InvalidRequest
 from terminals.models import (
     TERMINAL_ID_PREFIX,
     HeartbeatLog,

@@ -38,7 +38,7 @@ from accounts import services
 from accounts.keys import card_key, key_import
 from accounts.models import KeyPurpose, Purse, StoredKey, TopUpMethod
 from accounts.selectors import card_balances, card_get, ledger_check
-from onecard.errors import DomainError
+from core.errors import DomainError
 from terminals.client.card import SoftCard
 from terminals.client.http import ClientError, TerminalClient
 from terminals.client.queue import RecordQueue

@@ -7,7 +7,10 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BasicAuthentication
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+
+from accounts.selectors import cardholder_for_user
 
 PORTAL_USERNAME_PREFIX = "holder:"
 
@@ -31,3 +34,10 @@ class CardholderBasicScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "basic",
                 "description": "the cardholder's number and portal password"}
+
+
+class IsCardholder(BasePermission):
+    """The cardholder portal: only users that are some cardholder's portal login."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return cardholder_for_user(request.user) is not None

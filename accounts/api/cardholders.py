@@ -14,15 +14,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
-from accounts.api.common import StaffAPIView, error_responses, filtered, paginated, validated
 from accounts.api.filters import CardholderFilter
-from accounts.api.serializers import CardholderDetailOutput, CardholderOutput, InputSerializer
+from accounts.api.serializers import CardholderDetailOutput, CardholderOutput
 from accounts.importing import read_cardholder_rows
 from accounts.models import Cardholder, CardholderKind, CardholderStatus
 from accounts.selectors import cardholder_get
-from onecard.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from onecard.pagination import Pagination
-from onecard.permissions import Area
+from core.api.serializers import InputSerializer
+from core.api.views import StaffAPIView, error_responses, filtered, paginated, validated
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.pagination import Pagination
+from core.permissions import Area
 
 TAG = ["cardholders"]
 MAX_IMPORT_BYTES = 20 * 2**20  # a university's whole roll is a few MiB

@@ -13,33 +13,24 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.api.common import (
-    CardHistoryPagination,
-    StaffAPIView,
-    card_records,
-    error_responses,
-    filtered,
-    paginated,
-    validated,
-)
-from accounts.api.exceptions import UnknownCardholder
+from accounts.api.common import CardHistoryPagination, card_records
 from accounts.api.filters import CardFilter
 from accounts.api.serializers import (
     BalancesOutput,
     CardOutput,
     CardSummaryOutput,
-    InputSerializer,
-    PeriodQuery,
     StaffPostingOutput,
-    StrictIntegerField,
 )
+from accounts.errors import UnknownCardholder
 from accounts.models import Card, Purse, TopUpMethod
 from accounts.personalization import card_personalization_get
 from accounts.selectors import card_balances, card_get, card_postings, cardholder_get
-from onecard.errors import NotFound
-from onecard.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from onecard.pagination import Pagination
-from onecard.permissions import Area
+from core.api.serializers import InputSerializer, PeriodQuery, StrictIntegerField
+from core.api.views import StaffAPIView, error_responses, filtered, paginated, validated
+from core.errors import NotFound
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.pagination import Pagination
+from core.permissions import Area
 
 TAG = ["cards"]
 

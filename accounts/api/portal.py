@@ -16,22 +16,13 @@ from rest_framework.views import APIView
 from accounts import services
 from accounts.api.authentication import portal_username
 from accounts.api.cards import PERIOD_PARAMETERS, EmptyInput, card_history
-from accounts.api.common import (
-    CardHistoryPagination,
-    JSONBodyParser,
-    PortalAPIView,
-    error_responses,
-    validated,
-)
-from accounts.api.exceptions import InvalidCredentials
-from accounts.api.serializers import (
-    CardholderDetailOutput,
-    CardOutput,
-    InputSerializer,
-    PostingOutput,
-)
+from accounts.api.common import CardHistoryPagination, PortalAPIView
+from accounts.api.serializers import CardholderDetailOutput, CardOutput, PostingOutput
+from accounts.errors import InvalidCredentials
 from accounts.selectors import card_get, cardholder_for_user
-from onecard.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.api.serializers import InputSerializer
+from core.api.views import JSONBodyParser, error_responses, validated
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 
 TAG = ["portal"]
 PORTAL_CHANNEL = "portal"

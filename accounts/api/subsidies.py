@@ -11,12 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
-from accounts.api.common import StaffAPIView, error_responses, paginated, validated
-from accounts.api.serializers import InputSerializer, StrictIntegerField
 from accounts.models import Merchant, Purse, SubsidyBatch
-from onecard.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from onecard.pagination import Pagination
-from onecard.permissions import Area
+from core.api.serializers import InputSerializer, StrictIntegerField
+from core.api.views import StaffAPIView, error_responses, paginated, validated
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.pagination import Pagination
+from core.permissions import Area
 
 MAX_BATCH_ENTRIES = 100_000
 

@@ -13,9 +13,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.common import StaffAPIView, error_responses, validated
-from accounts.api.serializers import InputSerializer, PendingLoadOutput, StrictIntegerField
-from onecard.permissions import Area
+from accounts.api.serializers import PendingLoadOutput
+from core.api.serializers import InputSerializer, StrictIntegerField
+from core.api.views import StaffAPIView, error_responses, validated
+from core.permissions import Area
 from settlement.bank import (
     bank_statement_import,
     bank_transfer_record,

@@ -16,10 +16,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.common import StaffAPIView
-from accounts.api.serializers import InputSerializer
-from onecard.errors import InvalidRequest, NotFound
-from onecard.permissions import Area
+from core.api.serializers import InputSerializer
+from core.api.views import StaffAPIView
+from core.errors import InvalidRequest, NotFound
+from core.permissions import Area
 from settlement.api.settlements import FileFormatNegotiation
 from settlement.cash import shift_close, shift_open
 from settlement.corrections import purchase_refund

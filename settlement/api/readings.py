@@ -8,12 +8,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.common import StaffAPIView, error_responses, validated
-from accounts.api.serializers import InputSerializer
 from accounts.selectors import card_get
-from onecard.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from onecard.pagination import Pagination
-from onecard.permissions import Area
+from core.api.serializers import InputSerializer
+from core.api.views import StaffAPIView, error_responses, validated
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.pagination import Pagination
+from core.permissions import Area
 from settlement.models import CardReading, ReadingPurpose
 from settlement.readings import card_reading_record
 

@@ -12,9 +12,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.common import StaffAPIView
-from onecard.errors import InvalidRequest
-from onecard.permissions import Area
+from core.api.views import StaffAPIView
+from core.errors import InvalidRequest
+from core.permissions import Area
 from settlement import reports, statements
 from settlement.api.settlements import FileFormatNegotiation, _date
 

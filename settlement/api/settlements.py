@@ -17,10 +17,10 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.common import StaffAPIView
 from accounts.models import Merchant
-from onecard.errors import InvalidRequest, NotFound
-from onecard.permissions import Area
+from core.api.views import StaffAPIView
+from core.errors import InvalidRequest, NotFound
+from core.permissions import Area
 from settlement import statements
 from settlement.models import MerchantSettlement
 from settlement.settle import settlement_run, settlements_of_day, settlements_of_month

@@ -10,12 +10,12 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.common import StaffAPIView
-from accounts.api.serializers import InputSerializer
 from accounts.models import Purse
-from onecard.errors import InvalidRequest, NotFound
-from onecard.pagination import Pagination
-from onecard.permissions import Area
+from core.api.serializers import InputSerializer
+from core.api.views import StaffAPIView
+from core.errors import InvalidRequest, NotFound
+from core.pagination import Pagination
+from core.permissions import Area
 from settlement.models import (
     ExceptionCode,
     ExceptionStatus,

@@ -12,10 +12,10 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.common import StaffAPIView
-from accounts.api.serializers import InputSerializer
-from onecard.errors import InvalidRequest
-from onecard.permissions import Area
+from core.api.serializers import InputSerializer
+from core.api.views import StaffAPIView
+from core.errors import InvalidRequest
+from core.permissions import Area
 from terminals import selectors, services
 
 

@@ -16,24 +16,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import blacklist_delta, blacklist_version, card_get, card_pending_loads
-from onecard.errors import DomainError, InvalidRequest
+from core.errors import InvalidRequest
 from terminals import ingest
 from terminals.auth import TerminalSignatureAuthentication
+from terminals.errors import NotAllowedForKind, NotImplementedYet
 from terminals.models import Terminal
 from terminals.selectors import terminal_config, terminal_may_load
 from terminals.services import terminal_heartbeat, terminal_touch
-
-
-class NotAllowedForKind(DomainError):
-    code = "not_allowed_for_kind"
-    status = 403
-    default_message = _("This kind of terminal may not make this call.")
-
-
-class NotImplementedYet(DomainError):
-    code = "not_implemented"
-    status = 501
-    default_message = _("Access control arrives with the access-control release.")
 
 
 class TerminalView(APIView):

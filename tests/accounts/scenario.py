@@ -24,7 +24,7 @@ from accounts.models import (
     Posting,
 )
 from accounts.selectors import blacklist_version
-from onecard.middleware import RequestIdMiddleware
+from core.middleware import RequestIdMiddleware
 from tests.factories import new_uid
 
 T = TypeVar("T")

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts import services
+from accounts.errors import InvalidStatus
 from accounts.models import BlacklistVersion, Card, CardStatus
 from accounts.selectors import blacklist_delta, blacklist_full, blacklist_version
-from onecard.errors import InvalidStatus
 from tests.accounts.scenario import perform, put_in_status
 from tests.concurrent import run_at_once
 from tests.factories import make_card

@@ -13,6 +13,13 @@ import pytest
 from django.utils import timezone
 
 from accounts import services
+from accounts.errors import (
+    ActiveCardExists,
+    BalanceLimitExceeded,
+    InvalidAmount,
+    InvalidStatus,
+    UidInUse,
+)
 from accounts.models import (
     CARD_TRANSITIONS,
     LIVE_STATUSES,
@@ -26,14 +33,7 @@ from accounts.models import (
     Posting,
 )
 from accounts.selectors import blacklist_full, blacklist_version, card_balances, ledger_check
-from onecard.errors import (
-    ActiveCardExists,
-    BalanceLimitExceeded,
-    InvalidAmount,
-    InvalidRequest,
-    InvalidStatus,
-    UidInUse,
-)
+from core.errors import InvalidRequest
 from tests.accounts.scenario import (
     MAX,
     audit_mark,

@@ -20,7 +20,7 @@ from rest_framework.authtoken.models import Token
 from accounts.keys import purse_master_key
 from accounts.models import AuditEvent, Card, Cardholder, KeyPurpose, Merchant, StoredKey
 from accounts.selectors import ledger_check
-from onecard.roles import Role
+from core.roles import Role
 from terminals.models import Terminal, TerminalRecord
 from tests.conftest import VECTOR_MASTER_KEY
 

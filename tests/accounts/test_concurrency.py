@@ -11,6 +11,7 @@ import pytest
 from django.db.models import Sum
 
 from accounts import services
+from accounts.errors import ActiveCardExists, InvalidStatus, UidInUse
 from accounts.models import (
     LIVE_STATUSES,
     Card,
@@ -22,7 +23,6 @@ from accounts.models import (
     SubsidyBatch,
 )
 from accounts.selectors import ledger_check
-from onecard.errors import ActiveCardExists, InvalidStatus, UidInUse
 from tests.accounts.scenario import (
     balance,
     drawer,

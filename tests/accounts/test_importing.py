@@ -9,10 +9,11 @@ from typing import Any
 import openpyxl
 import pytest
 
+from accounts.errors import ImportFailed
 from accounts.importing import read_cardholder_rows
 from accounts.models import Cardholder
 from accounts.services import cardholder_import
-from onecard.errors import ImportFailed, InvalidRequest
+from core.errors import InvalidRequest
 
 HEADER = "number,name,kind,department,valid_until,phone,email"
 

@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 
 from accounts import crypto
+from accounts.errors import KeysUnavailable, KeyVersionExists, KeyVersionUnknown
 from accounts.keys import (
     card_key,
     current_purse_key_version,
@@ -17,7 +18,6 @@ from accounts.keys import (
     purse_master_key,
 )
 from accounts.models import AuditEvent, Card, StoredKey
-from onecard.errors import KeysUnavailable, KeyVersionExists, KeyVersionUnknown
 from tests.accounts.test_crypto_vectors import CARD_KEYS
 from tests.conftest import TEST_KEK, VECTOR_MASTER_KEY
 from tests.factories import make_card, make_cardholder

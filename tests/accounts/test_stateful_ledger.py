@@ -29,6 +29,15 @@ from hypothesis.stateful import (
 )
 
 from accounts import services
+from accounts.errors import (
+    ActiveCardExists,
+    BalanceLimitExceeded,
+    CardholdersWithoutCard,
+    InvalidAmount,
+    InvalidStatus,
+    UidInUse,
+    UnknownCardholders,
+)
 from accounts.models import (
     BLACKLISTED_STATUSES,
     CARD_TRANSITIONS,
@@ -43,16 +52,7 @@ from accounts.models import (
     PendingLoad,
 )
 from accounts.selectors import blacklist_delta, blacklist_full, ledger_check
-from onecard.errors import (
-    ActiveCardExists,
-    BalanceLimitExceeded,
-    CardholdersWithoutCard,
-    DomainError,
-    InvalidAmount,
-    InvalidStatus,
-    UidInUse,
-    UnknownCardholders,
-)
+from core.errors import DomainError
 from tests.accounts.scenario import (
     MAX,
     balance,

@@ -8,6 +8,12 @@ from typing import Any
 import pytest
 
 from accounts import services
+from accounts.errors import (
+    BalanceLimitExceeded,
+    CardholdersWithoutCard,
+    InvalidAmount,
+    UnknownCardholders,
+)
 from accounts.models import (
     AuditEvent,
     Card,
@@ -19,13 +25,7 @@ from accounts.models import (
     SubsidyBatch,
 )
 from accounts.selectors import card_balances, ledger_check
-from onecard.errors import (
-    BalanceLimitExceeded,
-    CardholdersWithoutCard,
-    InvalidAmount,
-    InvalidRequest,
-    UnknownCardholders,
-)
+from core.errors import InvalidRequest
 from tests.accounts.scenario import (
     MAX,
     audit_mark,

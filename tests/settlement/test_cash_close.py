@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from accounts import services
+from accounts.errors import InvalidStatus
 from accounts.selectors import ledger_check
-from onecard.errors import InvalidStatus
-from settlement.cash import ShiftAlreadyOpen, shift_close, shift_open
+from settlement.cash import shift_close, shift_open
+from settlement.errors import ShiftAlreadyOpen
 from tests.accounts.scenario import balance
 from tests.factories import make_card
 

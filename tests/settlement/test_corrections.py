@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
+from accounts.errors import InvalidAmount
 from accounts.models import Card, LoadSource, PendingLoad
 from accounts.selectors import card_balances, ledger_check
-from onecard.errors import InvalidAmount, NotFound
-from settlement.corrections import RefundExceedsPurchase, purchase_refund
+from core.errors import NotFound
+from settlement.corrections import purchase_refund
+from settlement.errors import RefundExceedsPurchase
 from settlement.models import PurchaseRefund
 from tests.accounts.scenario import balance
 from tests.settlement.test_reconcile import accept, chip, kiosk, pos  # noqa: F401 (fixtures)

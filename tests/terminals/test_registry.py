@@ -12,9 +12,10 @@ from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 
 from accounts import crypto
+from accounts.errors import KeysUnavailable
 from accounts.keys import kek_get
 from accounts.models import AuditEvent, Merchant
-from onecard.errors import InvalidRequest, KeysUnavailable
+from core.errors import InvalidRequest
 from terminals.models import Terminal, TerminalKind, TerminalStatus
 from terminals.selectors import terminal_get
 from terminals.services import terminal_register, terminal_secret

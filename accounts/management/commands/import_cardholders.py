@@ -11,9 +11,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.errors import ImportFailed
 from accounts.importing import read_cardholder_rows
 from accounts.services import ImportSummary, cardholder_import
-from onecard.errors import DomainError, ImportFailed
+from core.errors import DomainError
 
 PROGRESS_EVERY = 100
 

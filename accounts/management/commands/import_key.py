@@ -10,9 +10,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from accounts.errors import KeysUnavailable, KeyVersionExists
 from accounts.keys import key_import
 from accounts.models import KeyPurpose
-from onecard.errors import KeysUnavailable, KeyVersionExists
 
 
 class Command(BaseCommand):

@@ -15,7 +15,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from onecard.errors import DomainError, KeysUnavailable
+from accounts.errors import KeysUnavailable
+from core.errors import DomainError
 from terminals.simulator import SimulationOptions, run_simulation
 
 

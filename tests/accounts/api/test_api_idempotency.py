@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from django.db import connection, connections, transaction
 
-from accounts.models import Card, Cardholder, IdempotentRequest, PendingLoad, SubsidyBatch
+from accounts.models import Card, Cardholder, PendingLoad, SubsidyBatch
 from accounts.selectors import card_balances
+from core.models import IdempotentRequest
 from tests.accounts.api.conftest import client_for, code_of
 from tests.factories import StaffFactory, make_card, make_cardholder
 

@@ -1,5 +1,5 @@
 """Who may call what: every staff endpoint against every role, read from the one role
-matrix (onecard.permissions.ROLE_MATRIX) that the permission classes also read."""
+matrix (core.permissions.ROLE_MATRIX) that the permission classes also read."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import resolve
 
 from accounts.models import Card
-from onecard.permissions import ROLE_MATRIX, Area, role_may
-from onecard.roles import Role
+from core.permissions import ROLE_MATRIX, Area, role_may
+from core.roles import Role
 from tests.accounts.api.conftest import client_for, code_of
 from tests.factories import StaffFactory
 

@@ -1,7 +1,7 @@
 """Staff users, role groups and tokens, shared by `create_role_groups`, `issue_token` and
 `load_demo` (a leading underscore: Django does not take this module for a command).
 
-A role is a Django group named after `onecard.roles.Role` (the API checks membership);
+A role is a Django group named after `core.roles.Role` (the API checks membership);
 the groups also carry the model permissions the admin console needs.
 """
 
@@ -16,7 +16,7 @@ from django.db.models import Q
 from rest_framework.authtoken.models import Token
 
 from accounts.audit import audit_record
-from onecard.roles import Role
+from core.roles import Role
 
 _ACCOUNTS_READ = [
     "accounts.view_orgunit", "accounts.view_cardholder", "accounts.view_card",

@@ -27,8 +27,8 @@ from django.utils.translation import pgettext
 from rest_framework.authtoken.models import Token
 
 from accounts import services
+from accounts.errors import KeysUnavailable
 from accounts.keys import kek_get, key_import
-from accounts.management.commands._staff import role_groups_ensure, staff_user_ensure
 from accounts.models import (
     Cardholder,
     CardholderKind,
@@ -39,8 +39,8 @@ from accounts.models import (
     StoredKey,
     TopUpMethod,
 )
-from onecard.errors import KeysUnavailable
-from onecard.roles import Role
+from core.roles import Role
+from onecard.staff import role_groups_ensure, staff_user_ensure
 from terminals.models import TerminalKind
 from terminals.services import terminal_register
 

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from accounts.management.commands._staff import staff_user_ensure
-from onecard.roles import Role
+from core.roles import Role
+from onecard.staff import staff_user_ensure
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from accounts.management.commands._staff import role_groups_ensure
+from onecard.staff import role_groups_ensure
 
 
 class Command(BaseCommand):

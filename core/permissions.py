@@ -9,8 +9,7 @@ from typing import Any
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.selectors import cardholder_for_user
-from onecard.roles import Role, has_role
+from core.roles import Role, has_role
 
 
 class Area(enum.StrEnum):
@@ -66,10 +65,3 @@ class StaffAreaPermission(BasePermission):
         access = ROLE_MATRIX[view.area]
         reading = request.method in SAFE_METHODS and access.auditor_reads
         return has_role(request.user, *access.roles, read_only=reading)
-
-
-class IsCardholder(BasePermission):
-    """The cardholder portal: only users that are some cardholder's portal login."""
-
-    def has_permission(self, request: Any, view: Any) -> bool:
-        return cardholder_for_user(request.user) is not None

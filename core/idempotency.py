@@ -24,8 +24,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import IdempotentRequest
-from onecard.errors import IdempotencyKeyReused, InvalidRequest
+from core.errors import IdempotencyKeyReused, InvalidRequest
+from core.models import IdempotentRequest
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotency-Replayed"
