@@ -5,24 +5,13 @@ Terminal vendors build against the same file, so a mismatch here is a protocol b
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
 
 from accounts import crypto
-
-# The spec lives beside the repository: /work/shared next to /work/main (and in CI a
-# fresh clone with shared/ beside it).
-VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "spec" / "vectors.json"
-
-
-@functools.cache
-def vectors() -> dict[str, Any]:
-    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+from tests.vectors import vectors
 
 
 def _ids(prefix: str, count: int) -> list[str]:

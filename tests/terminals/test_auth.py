@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,12 +19,11 @@ from terminals.auth import terminal_authenticate
 from terminals.models import Nonce, Terminal, TerminalStatus
 from terminals.services import _secret_aad
 from tests.terminals.protocol import RECORDS, SignedTerminal, terminal_for
+from tests.vectors import vectors
 
 pytestmark = pytest.mark.django_db
 
-# The spec lives beside the repository: /work/shared next to /work/main.
-VECTORS_PATH = Path(__file__).resolve().parents[3] / "shared" / "spec" / "vectors.json"
-SIGNATURES = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))["signatures"]
+SIGNATURES = vectors()["signatures"]
 CONFIG = "/api/v1/terminal/config"
 
 

@@ -3,23 +3,12 @@ library: a terminal vendor building from the spec would compute exactly these by
 
 from __future__ import annotations
 
-import functools
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from terminals.client import protocol
-
-# The spec lives beside the repository: /work/shared next to /work/main.
-REPO_ROOT = Path(__file__).resolve().parents[3]
-VECTORS_PATH = REPO_ROOT.parent / "shared" / "spec" / "vectors.json"
-
-
-@functools.cache
-def vectors() -> dict[str, Any]:
-    return json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+from tests.vectors import vectors
 
 
 def _each(name: str) -> list[Any]:

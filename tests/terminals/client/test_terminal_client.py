@@ -12,7 +12,7 @@ import pytest
 
 from terminals.client.http import ProtocolError, TerminalClient, Unreachable
 from tests.terminals.client.stub_server import StubServer, expected_signature
-from tests.terminals.client.test_protocol_vectors import vectors
+from tests.vectors import vectors
 
 SECRET = "aa" * 32
 TID = "POS-0001"
