@@ -6,8 +6,10 @@ server gets the same one through its environment), --ingest-cards cardholders wi
 cards, each topped up by bank and the load written to the card by a kiosk (so the chip
 holds the money, card_seq 1), --ingest-terminals canteen POS (merchants C1..C3), one
 more POS at C1 that uploads single records, and one POS for the in-process profile.
-Every purchase record is sealed with the card's real TAC; per card, `card_seq` rises
-by one and `balance_before` chains across all terminals, so every record is valid.
+Every record is made by the card itself, a `SoftCard` personalised with its real key
+(derived from this run's master key by the terminal-side library), so per card
+`card_seq` rises by one, `balance_before` chains across all terminals and every TAC is
+right; requests are signed by the same library (`terminals.client`).
 `--ingest-cards-mode shared` (default) lets every terminal sell to every card, so
 concurrent batches lock the same cards; `own` gives each terminal its own cards.
 
@@ -48,14 +50,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from accounts import crypto
 from bench.figures import ms, quantile
+from terminals.client.card import SoftCard
+from terminals.client.protocol import derive_card_key, signed_headers
 
 RECORDS_PATH = "/api/v1/terminal/records"
 BLACKLIST_PATH = "/api/v1/terminal/blacklist"
@@ -76,13 +78,6 @@ CPROFILE_BATCHES = 5
 SINGLES_IN_PROCESS = 50
 SETUP_CHUNK = 250  # cards set up per transaction
 SINGLE_MIN_MS = 4  # no single-record upload is faster: prepare that many for the run
-
-
-@dataclass(frozen=True)
-class CardInfo:
-    card_no: str
-    uid: str
-    key_version: int
 
 
 @dataclass(frozen=True)
@@ -110,40 +105,28 @@ class Tally:
     errors: list[str] = field(default_factory=list)
 
 
-# --- records, sealed as the cards would seal them ---------------------------------------
-
-
-@lru_cache(maxsize=65536)
-def _card_key(master: bytes, uid: str, card_no: str) -> bytes:
-    return crypto.derive_card_key(master, uid, card_no)
+# --- records, made by the cards ----------------------------------------------------------
 
 
 class Chains:
-    """Per card, the next card_seq and the main purse's balance on the chip, across
-    every terminal: records are made in the order they will (roughly) be uploaded."""
+    """The cards, each holding its counter and purses: records are made in the order
+    they will (roughly) be uploaded, so each card's chain runs across every terminal."""
 
-    def __init__(self, cards: list[CardInfo], masters: dict[int, bytes], seed: int = 4) -> None:
+    def __init__(self, cards: list[SoftCard], seed: int = 4) -> None:
         self.cards = cards
-        self.masters = masters
-        self.seq = [1] * len(cards)  # the kiosk's load was card_seq 1
-        self.balance = [TOP_UP] * len(cards)
         self.rng = random.Random(seed)
         self.ts = int(time.time())
 
     def purchase(self, card_ix: int, terminal_id: str, terminal_seq: int) -> dict[str, Any]:
         card = self.cards[card_ix]
         amount = self.rng.randint(1, 20)
-        self.seq[card_ix] += 1
-        record: dict[str, Any] = {
+        made = card.transact("purchase", "main", amount, self.ts, terminal_seq, terminal_id)
+        return {
             "type": "purchase", "terminal_seq": terminal_seq, "ts": self.ts,
-            "card_no": card.card_no, "card_seq": self.seq[card_ix], "purse": "main",
-            "amount": amount, "balance_before": self.balance[card_ix],
-            "key_version": card.key_version,
+            "card_no": card.card_no, "card_seq": made.card_seq, "purse": "main",
+            "amount": amount, "balance_before": made.balance_before,
+            "key_version": card.key_version, "tac": made.tac,
         }
-        self.balance[card_ix] -= amount
-        key = _card_key(self.masters[card.key_version], card.uid, card.card_no)
-        record["tac"] = crypto.compute_tac(key, record, terminal_id)
-        return record
 
     def batch(self, pool: list[int], term: Term, first_seq: int, size: int) -> Batch:
         records = [self.purchase(self.rng.choice(pool), term.terminal_id, first_seq + i)
@@ -156,13 +139,9 @@ class Chains:
 
 
 def _headers(term: Term, method: str, path: str, body: bytes) -> dict[str, str]:
-    ts = str(int(time.time()))
-    nonce = secrets.token_hex(16)
-    return {
-        "X-Terminal-Id": term.terminal_id, "X-Timestamp": ts, "X-Nonce": nonce,
-        "X-Signature": crypto.sign_request(term.secret, method, path, ts, nonce, body),
-        "Content-Type": "application/json",
-    }
+    return {**signed_headers(term.terminal_id, term.secret, method, path, body,
+                             timestamp=int(time.time())),
+            "Content-Type": "application/json"}
 
 
 def _upload(session: requests.Session, base: str, term: Term, batch: Batch,
@@ -366,17 +345,18 @@ def _setup(args: Any) -> dict[str, Any]:
     from django.db import transaction
 
     from accounts import services
-    from accounts.keys import key_import, purse_master_key
-    from accounts.models import Card, KeyPurpose
+    from accounts.keys import key_import
+    from accounts.models import KeyPurpose
     from terminals import ingest
     from terminals.models import Terminal
     from terminals.services import terminal_register
 
     User = get_user_model()
     clerk, _created = User.objects.get_or_create(username="bench-ingest")
-    key_import(purpose=KeyPurpose.PURSE, version=1, key_hex=secrets.token_hex(16), by=clerk,
+    master_hex = secrets.token_hex(16)
+    key_import(purpose=KeyPurpose.PURSE, version=1, key_hex=master_hex, by=clerk,
                channel="bench")
-    masters = {1: purse_master_key(1)}
+    master = bytes.fromhex(master_hex)
 
     t0 = time.perf_counter()
     loads = []
@@ -406,28 +386,36 @@ def _setup(args: Any) -> dict[str, Any]:
     profiled = register("pos", "Canteen 2 profiled POS", "C2")
     kiosk = register("kiosk", "Kiosk 1")
 
-    # The kiosk writes each top-up to its card (card_seq 1) and uploads the load record.
+    # Each card personalised with its key (as the issuer derives it from the master
+    # key); the kiosk writes each top-up to its card (card_seq 1) and uploads the load.
     kiosk_row = Terminal.objects.get(pk=kiosk.pk)
+    cards = []
+    for card, _load in loads:
+        soft = SoftCard(bytes.fromhex(card.uid))
+        soft.personalise(card.key_version, derive_card_key(master, soft.uid, card.card_no),
+                         card.card_no)
+        cards.append(soft)
     t0 = time.perf_counter()
     for start in range(0, len(loads), 500):
         records = []
-        for i, (card, load) in enumerate(loads[start:start + 500], start=start + 1):
-            record = {"type": "load", "terminal_seq": i, "ts": int(time.time()),
-                      "card_no": card.card_no, "card_seq": 1, "purse": "main",
-                      "amount": TOP_UP, "balance_before": 0, "key_version": card.key_version,
-                      "load_id": load.load_id}
-            key = _card_key(masters[card.key_version], card.uid, card.card_no)
-            record["tac"] = crypto.compute_tac(key, record, kiosk.terminal_id)
-            records.append(record)
+        for i, (soft, (_card, load)) in enumerate(
+                zip(cards[start:start + 500], loads[start:start + 500], strict=True),
+                start=start + 1):
+            ts = int(time.time())
+            made = soft.transact("load", "main", TOP_UP, ts, i, kiosk.terminal_id)
+            records.append({"type": "load", "terminal_seq": i, "ts": ts,
+                            "card_no": soft.card_no, "card_seq": made.card_seq,
+                            "purse": "main", "amount": TOP_UP,
+                            "balance_before": made.balance_before,
+                            "key_version": soft.key_version, "load_id": load.load_id,
+                            "tac": made.tac})
         answer = ingest.records_ingest(terminal=kiosk_row, records=records)
         odd = [r for r in answer.results if r["status"] != "accepted"]
         if odd:
             raise RuntimeError(f"kiosk loads not accepted: {odd[:3]}")
     loads_s = time.perf_counter() - t0
 
-    cards = [CardInfo(c.card_no, c.uid, c.key_version)
-             for c in Card.objects.filter(cardholder__number__startswith="ING").order_by("pk")]
-    return {"clerk": clerk, "masters": masters, "cards": cards, "bulk": bulk,
+    return {"clerk": clerk, "cards": cards, "bulk": bulk,
             "online": online, "profiled": profiled, "cards_s": cards_s, "loads_s": loads_s}
 
 
@@ -629,7 +617,7 @@ def _warm_up(base: str, terms: list[Term], workers: int) -> None:
         thread.join()
 
 
-def _verify(sent: int, amount: int, terms: list[Term], cards: list[CardInfo]) -> dict[str, Any]:
+def _verify(sent: int, amount: int, terms: list[Term], cards: list[SoftCard]) -> dict[str, Any]:
     """Every record sent is stored and accepted; the books and the cards agree."""
     from django.db.models import Sum
 
@@ -1009,7 +997,7 @@ def run(ctx: Any) -> dict[str, Any]:
     setup = _setup(args)
     if not args.ingest_no_analyze:
         _analyze()
-    chains = Chains(setup["cards"], setup["masters"])
+    chains = Chains(setup["cards"])
     t1 = time.perf_counter()
     per_terminal = args.ingest_batches or math.ceil(
         args.ingest_seconds * PREPARE_RATE / (len(setup["bulk"]) * size))

@@ -94,6 +94,28 @@ class SoftCard:
         return cls(b"\x04" + rng.randbytes(6), path=path)
 
     @classmethod
+    def in_use(
+        cls,
+        uid: bytes,
+        *,
+        key_version: int,
+        card_key: bytes,
+        card_no: str,
+        card_seq: int = 0,
+        main: int = 0,
+        subsidy: int = 0,
+    ) -> SoftCard:
+        """A personalised card whose memory already holds this counter and these purses:
+        a card met in the middle of its life (a test or a benchmark picking up a card
+        where the server's records left it). In memory only."""
+        if not (_u32(card_seq) and all(_u32(b) and b <= MAX_PURSE for b in (main, subsidy))):
+            raise ValueError("card_seq is 0..2^32-1 and each purse 0..1,000,000 fen")
+        card = cls(uid)
+        card.personalise(key_version, card_key, card_no)
+        card._state = replace(card._state, card_seq=card_seq, main=main, subsidy=subsidy)
+        return card
+
+    @classmethod
     def open(cls, path: str | Path) -> SoftCard:
         """The card whose memory is in `path` (written by an earlier SoftCard)."""
         state = _State.from_json(json.loads(Path(path).read_text(encoding="ascii")))

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from terminals.client.protocol import encode_json, new_nonce, sign_request
+from terminals.client.protocol import encode_json, signed_headers
 
 API_PREFIX = "/api/v1/terminal"
 CLOCK_SKEW = "clock_skew"
@@ -153,16 +153,15 @@ class TerminalClient:
         prepared = self.session.prepare_request(
             requests.Request(method, url, data=raw or None, headers=headers)
         )
-        timestamp, nonce = self.timestamp(), new_nonce()
         prepared.headers.update(
-            {
-                "X-Terminal-Id": self.terminal_id,
-                "X-Timestamp": str(timestamp),
-                "X-Nonce": nonce,
-                "X-Signature": sign_request(
-                    self._secret_hex, method, prepared.path_url, timestamp, nonce, raw
-                ),
-            }
+            signed_headers(
+                self.terminal_id,
+                self._secret_hex,
+                method,
+                prepared.path_url,
+                raw,
+                timestamp=self.timestamp(),
+            )
         )
         try:
             response = self.session.send(prepared, timeout=self.timeout)

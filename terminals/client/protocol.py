@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives import cmac
@@ -26,6 +27,10 @@ MAIN = "main"
 SUBSIDY = "subsidy"
 KINDS = (PURCHASE, LOAD)
 PURSES = (MAIN, SUBSIDY)
+# The record fields a TAC covers besides the terminal's id (§3), by their record names.
+TAC_RECORD_FIELDS = (
+    "type", "card_no", "card_seq", "purse", "amount", "balance_before", "terminal_seq", "ts"
+)
 
 
 def aes_cmac(key: bytes, message: bytes) -> bytes:
@@ -65,19 +70,34 @@ def compute_tac(card_key: bytes, **fields: Any) -> str:
     return aes_cmac(card_key, message)[:TAC_BYTES].hex()
 
 
+def record_tac(card_key: bytes, record: Mapping[str, Any], terminal_id: str) -> str:
+    """The TAC of a record as it is uploaded: its own fields and the id of the terminal
+    that uploads it. Fields the TAC does not cover (`key_version`, `load_id`, `tac`, ...)
+    are left out; whatever the covered fields hold is sealed as it is, so a record that
+    is wrong on purpose can still carry a TAC that matches it."""
+    fields = {name: record[name] for name in TAC_RECORD_FIELDS}
+    return compute_tac(card_key, terminal_id=terminal_id, **fields)
+
+
 def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
 def canonical_request(
-    method: str, path_with_query: str, timestamp: int, nonce: str, body: bytes
+    method: str, path_with_query: str, timestamp: int | str, nonce: str, body: bytes
 ) -> str:
-    """The five lines of §2, joined by newlines, without a trailing newline."""
+    """The five lines of §2, joined by newlines, without a trailing newline. The timestamp
+    is the `X-Timestamp` header's text (whole seconds from a terminal that works)."""
     return "\n".join([method.upper(), path_with_query, str(timestamp), nonce, body_digest(body)])
 
 
 def sign_request(
-    secret_hex: str, method: str, path_with_query: str, timestamp: int, nonce: str, body: bytes
+    secret_hex: str,
+    method: str,
+    path_with_query: str,
+    timestamp: int | str,
+    nonce: str,
+    body: bytes,
 ) -> str:
     """Lowercase hex HMAC-SHA256 of the canonical request; the key is the decoded secret."""
     canonical = canonical_request(method, path_with_query, timestamp, nonce, body)
@@ -88,6 +108,26 @@ def sign_request(
 
 def new_nonce() -> str:
     return secrets.token_hex(NONCE_BYTES)
+
+
+def signed_headers(
+    terminal_id: str,
+    secret_hex: str,
+    method: str,
+    path_with_query: str,
+    body: bytes,
+    *,
+    timestamp: int | str,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The four headers of §2 by their wire names, for exactly these request bytes."""
+    nonce = new_nonce() if nonce is None else nonce
+    return {
+        "X-Terminal-Id": terminal_id,
+        "X-Timestamp": str(timestamp),
+        "X-Nonce": nonce,
+        "X-Signature": sign_request(secret_hex, method, path_with_query, timestamp, nonce, body),
+    }
 
 
 def encode_json(payload: Any) -> bytes:

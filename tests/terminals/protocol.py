@@ -1,10 +1,16 @@
 """Test helpers that play a terminal against the Django test client: sign requests as
-§2 says, and seal records with a TAC as a card would (§3)."""
+§2 says, and seal records with a TAC as a card would (§3).
+
+They play the terminal with the terminal-side library, as every program that plays a
+terminal does: requests are signed by `terminals.client.protocol.signed_headers`,
+records a card makes are made by a `SoftCard`, and records sealed over fields no card
+would write (to see the server refuse them) by `record_tac`. Only the set-up is the
+server's: registering terminals and handing a card its key (`accounts.keys.card_key`,
+as the card office's personalisation does)."""
 
 from __future__ import annotations
 
 import json
-import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -12,9 +18,10 @@ from typing import Any, Protocol
 
 from django.test import Client
 
-from accounts import crypto
 from accounts.keys import card_key
 from accounts.models import Card, LedgerAccount
+from terminals.client.card import SoftCard
+from terminals.client.protocol import record_tac, signed_headers
 from terminals.models import Terminal
 from terminals.services import terminal_config_update, terminal_register
 
@@ -25,10 +32,8 @@ HEADERS = ("X-Terminal-Id", "X-Timestamp", "X-Nonce", "X-Signature")
 def sign_headers(terminal_id: str, secret_hex: str, method: str, path: str, body: bytes, *,
                  timestamp: int | str | None = None, nonce: str | None = None) -> dict[str, str]:
     """The four §2 headers by their wire names, for any HTTP client."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    nonce = secrets.token_hex(16) if nonce is None else nonce
-    return {"X-Terminal-Id": terminal_id, "X-Timestamp": ts, "X-Nonce": nonce,
-            "X-Signature": crypto.sign_request(secret_hex, method, path, ts, nonce, body)}
+    ts = int(time.time()) if timestamp is None else timestamp
+    return signed_headers(terminal_id, secret_hex, method, path, body, timestamp=ts, nonce=nonce)
 
 
 def _meta(name: str) -> str:
@@ -48,12 +53,11 @@ class SignedTerminal:
         return self.last_seq
 
     def headers(self, method: str, path: str, body: bytes, **overrides: Any) -> dict[str, Any]:
-        ts = str(overrides.pop("timestamp", int(time.time()) + self.clock_offset))
-        nonce = overrides.pop("nonce", secrets.token_hex(16))
-        signature = crypto.sign_request(self.secret, method, path, ts, nonce, body)
-        h: dict[str, Any] = {"HTTP_X_TERMINAL_ID": self.terminal_id, "HTTP_X_TIMESTAMP": ts,
-             "HTTP_X_NONCE": nonce, "HTTP_X_SIGNATURE": signature}
-        h.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in overrides.items()})
+        ts = overrides.pop("timestamp", int(time.time()) + self.clock_offset)
+        wire = signed_headers(self.terminal_id, self.secret, method, path, body, timestamp=ts,
+                              nonce=overrides.pop("nonce", None))
+        h: dict[str, Any] = {_meta(k): v for k, v in wire.items()}
+        h.update({_meta(k): v for k, v in overrides.items()})
         return h
 
     def get(self, path: str, **overrides: Any) -> Any:
@@ -72,12 +76,11 @@ class SignedTerminal:
         """A request whose signature may be made wrong on purpose: another path or secret
         signed, headers dropped (by wire name) or replaced (timestamp=, nonce=, or any
         header by wire name with '-' as '_', e.g. X_Signature=...)."""
-        ts = str(overrides.pop("timestamp", int(time.time()) + self.clock_offset))
-        nonce = str(overrides.pop("nonce", secrets.token_hex(16)))
-        signature = crypto.sign_request(secret or self.secret, method, signed_path or path, ts,
-                                        nonce, body)
-        wire = {"X-Terminal-Id": self.terminal_id, "X-Timestamp": ts, "X-Nonce": nonce,
-                "X-Signature": signature}
+        ts = overrides.pop("timestamp", int(time.time()) + self.clock_offset)
+        nonce = overrides.pop("nonce", None)
+        wire = signed_headers(self.terminal_id, secret or self.secret, method,
+                              signed_path or path, body, timestamp=ts,
+                              nonce=None if nonce is None else str(nonce))
         wire.update({k.replace("_", "-"): str(v) for k, v in overrides.items()})
         for name in drop:
             wire.pop(name, None)
@@ -99,16 +102,16 @@ def terminal_for(client: Client, kind: str, *, by: Any = None, name: str = "",
 
 
 def sealed(card: Card, terminal_id: str, **fields: Any) -> dict[str, Any]:
-    """A purse record as the card would seal it: the TAC from the card's real key."""
+    """A purse record with exactly these fields, sealed with the card's real key."""
     record = {"card_no": card.card_no, "key_version": card.key_version, **fields}
-    record["tac"] = crypto.compute_tac(card_key(card), record, terminal_id)
+    record["tac"] = record_tac(card_key(card), record, terminal_id)
     return record
 
 
 def reseal(record: dict[str, Any], card: Card, terminal_id: str) -> dict[str, Any]:
     """The same record with a TAC computed over its current fields."""
     record = dict(record)
-    record["tac"] = crypto.compute_tac(card_key(card), record, terminal_id)
+    record["tac"] = record_tac(card_key(card), record, terminal_id)
     return record
 
 
@@ -134,9 +137,11 @@ class Counter:
 
 @dataclass
 class Chip:
-    """What the card itself holds: its counter and purses. Each transaction it makes
-    is sealed with its real key, with the next card_seq and the balance before, exactly
-    as a card in a reader would; the server only sees it when the terminal uploads."""
+    """What the card itself holds: its counter and purses, which a test may set as a
+    cloned or torn card would hold them. Each transaction is run by a `SoftCard` holding
+    that memory, so the next card_seq, the balance before and the TAC are the card's
+    own, exactly as a card in a reader makes them; the server only sees the record when
+    the terminal uploads it."""
 
     card: Card
     card_seq: int = 0
@@ -149,23 +154,28 @@ class Chip:
                    purses={"main": card.card_main, "subsidy": card.card_subsidy},
                    _key=card_key(card))
 
+    def soft(self) -> SoftCard:
+        """The card as it is now, ready for a reader."""
+        return SoftCard.in_use(bytes.fromhex(self.card.uid), key_version=self.card.key_version,
+                               card_key=self._key, card_no=self.card.card_no,
+                               card_seq=self.card_seq, main=self.purses["main"],
+                               subsidy=self.purses["subsidy"])
+
     def _seal(self, till: Till, kind: str, amount: int, purse: str,
               ts: int | None, **extra: Any) -> dict[str, Any]:
-        self.card_seq += 1
-        before = self.purses[purse]
-        self.purses[purse] = before + (amount if kind == "load" else -amount)
-        record: dict[str, Any] = {
-            "type": kind, "terminal_seq": till.next_seq(), "ts": ts or int(time.time()),
-            "card_no": self.card.card_no, "card_seq": self.card_seq, "purse": purse,
-            "amount": amount, "balance_before": before, "key_version": self.card.key_version,
-            **extra,
+        soft, seq, ts = self.soft(), till.next_seq(), ts or int(time.time())
+        made = soft.transact(kind, purse, amount, ts, seq, till.terminal_id)
+        self.card_seq, self.purses[purse] = made.card_seq, soft.balance(purse)
+        return {
+            "type": kind, "terminal_seq": seq, "ts": ts, "card_no": self.card.card_no,
+            "card_seq": made.card_seq, "purse": purse, "amount": amount,
+            "balance_before": made.balance_before, "key_version": self.card.key_version,
+            **extra, "tac": made.tac,
         }
-        record["tac"] = crypto.compute_tac(self._key, record, till.terminal_id)
-        return record
 
     def purchase(self, till: Till, amount: int, purse: str = "main",
                  ts: int | None = None) -> dict[str, Any]:
-        assert self.purses[purse] >= amount, "a card refuses to pay more than it holds"
+        """A sale; the card refuses (CardError 9401) to pay more than it holds."""
         return self._seal(till, "purchase", amount, purse, ts)
 
     def load(self, till: Till, amount: int, purse: str = "main", *, load_id: str | None = None,

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts import crypto
 from accounts.keys import kek_get
 from terminals.auth import terminal_authenticate
+from terminals.client.protocol import sign_request
 from terminals.models import Nonce, Terminal, TerminalStatus
 from terminals.services import _secret_aad
 from tests.terminals.protocol import RECORDS, SignedTerminal, terminal_for
@@ -235,7 +236,7 @@ def test_malformed_headers_get_a_401_with_a_stable_code(client, damage, expected
 def test_an_uppercase_signature_is_not_the_canonical_lowercase_hex(client) -> None:
     t = terminal_for(client, "kiosk")
     ts, nonce = str(int(time.time())), "ee" * 16
-    upper = crypto.sign_request(t.secret, "GET", CONFIG, ts, nonce, b"").upper()
+    upper = sign_request(t.secret, "GET", CONFIG, ts, nonce, b"").upper()
 
     answer = t.send("GET", CONFIG, timestamp=ts, nonce=nonce, X_Signature=upper)
 
@@ -284,11 +285,11 @@ def test_the_signature_covers_the_method_and_the_body(client) -> None:
     body = json.dumps({"records": [{"type": "punch", "terminal_seq": 1, "ts": 1,
                                     "card_no": "20260001"}]}).encode()
     ts, nonce = str(int(time.time())), "ff" * 16
-    signature = crypto.sign_request(t.secret, "POST", RECORDS, ts, nonce, body)
+    signature = sign_request(t.secret, "POST", RECORDS, ts, nonce, body)
 
     tampered = t.send("POST", RECORDS, body.replace(b'"ts": 1', b'"ts": 2'), timestamp=ts,
                       nonce=nonce, X_Signature=signature)
-    as_get = t.send("POST", RECORDS, body, X_Signature=crypto.sign_request(
+    as_get = t.send("POST", RECORDS, body, X_Signature=sign_request(
         t.secret, "GET", RECORDS, ts, "ab" * 16, body), timestamp=ts, nonce="ab" * 16)
 
     assert code(tampered) == "bad_signature"

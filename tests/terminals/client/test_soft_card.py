@@ -403,3 +403,20 @@ def test_the_apdu_path_and_the_method_path_agree_byte_for_byte(ops):
         raw = apdu.transact(kind, purse, amount, TS, n, "POS-0001").encode()
         assert by_apdu.process_apdu(raw) == expected
     assert by_apdu.get_status() == by_method.get_status()
+
+
+def test_a_card_in_use_carries_on_from_the_figures_it_was_given():
+    card = SoftCard.in_use(UID, key_version=1, card_key=CARD_KEY, card_no=CARD_NO, card_seq=6,
+                           main=5000, subsidy=5)
+
+    result = card.transact("purchase", "main", 1250, TS, 42, "POS-0001")
+
+    assert result == TransactResult(7, 5000, "ef97d118201661b9")  # vectors.json tacs[0]
+    assert card.get_status() == CardInfo(True, 1, 7, 3750, 5, CARD_NO)
+
+
+@pytest.mark.parametrize("figures", [{"card_seq": -1}, {"main": -1},
+                                     {"subsidy": MAX_PURSE + 1}, {"card_seq": 2**32}])
+def test_a_card_in_use_holds_only_what_a_card_can_hold(figures):
+    with pytest.raises(ValueError):
+        SoftCard.in_use(UID, key_version=1, card_key=CARD_KEY, card_no=CARD_NO, **figures)
