@@ -32,6 +32,12 @@ class InvalidRequest(DomainError):
     code = "invalid_request"
     default_message = _("The request is not valid.")
 
+    @classmethod
+    def of(cls, detail: dict[str, Any]) -> InvalidRequest:
+        """From a serializer's errors, {name: [reasons]}: `fields` keeps them all and
+        `field` names the first, as the services' own refusals do."""
+        return cls(flatten_detail(detail), field=next(iter(detail), None), fields=detail)
+
 
 class NotFound(DomainError):
     code = "not_found"
@@ -63,11 +69,12 @@ _DRF_CODES: list[tuple[type[drf.APIException], str]] = [
 ]
 
 
-def _flatten(detail: Any) -> str:
+def flatten_detail(detail: Any) -> str:
+    """A validation error's reasons as one line: "name: reason; other: reason"."""
     if isinstance(detail, dict):
-        return "; ".join(f"{k}: {_flatten(v)}" for k, v in detail.items())
+        return "; ".join(f"{k}: {flatten_detail(v)}" for k, v in detail.items())
     if isinstance(detail, list):
-        return " ".join(_flatten(v) for v in detail)
+        return " ".join(flatten_detail(v) for v in detail)
     return str(detail)
 
 
@@ -81,7 +88,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if not isinstance(exc, drf.APIException):
         return None
     code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), "error")
-    body: dict[str, Any] = {"code": code, "message": _flatten(exc.detail)}
+    body: dict[str, Any] = {"code": code, "message": flatten_detail(exc.detail)}
     if isinstance(exc, drf.ValidationError):
         body["fields"] = exc.detail
     status = exc.status_code

@@ -120,7 +120,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for a choice set used by several fields (top-up method, deposit method).
-    "ENUM_NAME_OVERRIDES": {"TopUpMethodEnum": "accounts.models.TopUpMethod"},
+    "ENUM_NAME_OVERRIDES": {"TopUpMethodEnum": "accounts.models.TopUpMethod",
+                            "ExceptionStatusEnum": "settlement.models.ExceptionStatus",
+                            "ExceptionCodeEnum": "settlement.models.ExceptionCode"},
 }
 
 Q_CLUSTER = {

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Merchant
 from settlement.models import MerchantSettlement
-from settlement.settle import settlements_of_day, settlements_of_month
+from settlement.selectors import settlements_of_day, settlements_of_month
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_CONTENT_TYPE = "application/pdf"

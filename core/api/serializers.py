@@ -1,6 +1,6 @@
 """The serializers every API of the house shares: the strict input base, strict
-integers, date-or-moment query values and the error envelope (schema only: the handler in
-core.errors builds error bodies)."""
+integers, the query-string base and its value types, and the error envelope (schema only:
+the handler in core.errors builds error bodies)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from core.errors import InvalidRequest
 
 # Larger integers are refused as invalid input before any service sees them.
 MAX_INTEGER = 10**12
@@ -70,12 +74,18 @@ class ErrorBodyOutput(serializers.Serializer):
         help_text="unknown_cardholders / cardholders_without_card: the numbers concerned",
     )
 
+    field = serializers.CharField(
+        required=False, help_text="invalid_request: the body field or query parameter at fault "
+                                  "(the first of `fields` when there are several)",
+    )
+
     def get_fields(self) -> dict[str, serializers.Field]:
         # Keys named like Serializer attributes cannot be declared on the class.
         return {
             **super().get_fields(),
-            "fields": serializers.DictField(required=False,
-                                            help_text="invalid_request: the reasons per field"),
+            "fields": serializers.DictField(
+                required=False, help_text="invalid_request: the reasons per field or query "
+                                          "parameter"),
             "errors": serializers.ListField(
                 child=serializers.DictField(), required=False,
                 help_text="import_failed: [{line, message}] for every bad line",
@@ -88,6 +98,83 @@ class ErrorOutput(serializers.Serializer):
 
 
 # --- Query strings ------------------------------------------------------------------------
+
+
+class QuerySerializer(serializers.Serializer):
+    """Base of a view's query-string parameters (its nested `Query`), read with
+    core.api.views.query_params. Every value arrives as text; an empty value counts as
+    absent (a required parameter then is missing). A parameter given twice, or carrying a
+    NUL character, is refused whatever its type; each field refuses what it cannot read.
+    Parameters it does not declare are left alone (pagination reads page and page_size)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            problems: dict[str, list[Any]] = {}
+            for name in self.fields.keys():
+                values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
+                if len(values) > 1:
+                    problems[name] = [_("Give this parameter once.")]
+                elif any("\x00" in str(v) for v in values if v is not None):
+                    problems[name] = [ProhibitNullCharactersValidator.message]
+            if problems:
+                raise serializers.ValidationError(problems)
+        return super().to_internal_value(data)
+
+
+def query_values(serializer_class: type[serializers.Serializer], data: Any,
+                 **kwargs: Any) -> dict[str, Any]:
+    """`data` (a query string) read by `serializer_class`; a value it cannot read is a 400
+    `invalid_request` whose `field` and `fields` name the parameter."""
+    serializer = serializer_class(data=data, **kwargs)
+    if not serializer.is_valid():
+        raise InvalidRequest.of(dict(serializer.errors))
+    return dict(serializer.validated_data)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """A whole number in a query string: ASCII digits with an optional minus sign, within
+    [min_value, max_value] (by default 0 to MAX_INTEGER). No fractions, spaces or
+    exponents, and nothing so long that it could not be a count."""
+
+    default_error_messages = {
+        "not_integer": _("A whole number is required."),
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_INTEGER)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        text = str(data)
+        if not _WHOLE.match(text):
+            self.fail("not_integer")
+        return super().to_internal_value(text)
+
+
+_WHOLE = re.compile(r"^-?[0-9]{1,30}\Z")
+
+
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$", "example": "2026-11"})
+class MonthField(serializers.Field):
+    """A month, `YYYY-MM`; read as the first day of that month."""
+
+    default_error_messages = {"invalid": _("Use a month YYYY-MM.")}
+
+    def to_internal_value(self, data: Any) -> dt.date:
+        text = str(data)
+        if not _MONTH.match(text):
+            self.fail("invalid")
+        try:
+            return dt.date(int(text[:4]), int(text[5:]), 1)
+        except ValueError:
+            self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value.strftime("%Y-%m") if isinstance(value, dt.date) else value
+
+
+_MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}\Z")
 
 
 class MomentField(serializers.Field):

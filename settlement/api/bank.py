@@ -8,7 +8,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from accounts.api.serializers import PendingLoadOutput
 from core.api.serializers import InputSerializer, StrictIntegerField
 from core.api.views import StaffAPIView, error_responses, validated
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.permissions import Area
 from settlement.bank import (
     bank_statement_import,
@@ -60,19 +61,23 @@ class BankTransferView(StaffAPIView):
             ref_name = "BankTransferResult"
 
     @extend_schema(
-        tags=TAG, request=Input,
+        tags=TAG, request=Input, parameters=[IDEMPOTENCY_PARAMETER],
         responses={200: Output, 201: Output, **error_responses(
-            {400: ("invalid_amount", "unknown_cardholder"),
-             409: ("bank_ref_conflict", "no_card_in_use")}, body=True)},
+            {400: ("invalid_amount", "unknown_cardholder", "balance_limit_exceeded"),
+             409: ("bank_ref_conflict", "no_card_in_use")}, body=True, idempotent=True)},
         summary="Report a transfer; the holder's purse is credited as a pending load",
+        description="The same `bank_ref` with the same content again answers 200 with the "
+                    "first transfer and its load, and changes nothing.",
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = validated(self.Input, request.data)
         transfer, load, created = bank_transfer_record(
             bank_ref=data["bank_ref"], cardholder_number=data["cardholder"],
             amount=data["amount"], ts=data["ts"], by=request.user)
         transfer.load = load  # type: ignore[attr-defined]
-        return Response(self.Output(transfer).data, status=201 if created else 200)
+        return Response(self.Output(transfer).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class BankStatementView(StaffAPIView):
@@ -110,10 +115,12 @@ class BankStatementView(StaffAPIView):
             ref_name = "BankStatementSummary"
 
     @extend_schema(
-        tags=TAG, request={"multipart/form-data": Input},
-        responses={200: Output, **error_responses({400: ("invalid_statement",)}, body=True)},
+        tags=TAG, request={"multipart/form-data": Input}, parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: Output, **error_responses({400: ("invalid_statement",)}, body=True,
+                                                  idempotent=True)},
         summary="Upload the bank's statement and match it against the reported transfers",
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         upload = validated(self.Input, request.data)["file"]
         rows = parse_statement(upload.read())

@@ -10,60 +10,79 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from openpyxl import Workbook
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.serializers import InputSerializer
-from core.api.views import StaffAPIView
-from core.errors import InvalidRequest, NotFound
+from core.api.serializers import InputSerializer, QuerySerializer, StrictIntegerField
+from core.api.views import StaffAPIView, error_responses, query_params, validated
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.permissions import Area
-from settlement.api.settlements import FileFormatNegotiation
+from settlement.api.settlements import XLSX, FileFormatNegotiation
 from settlement.cash import shift_close, shift_open
 from settlement.corrections import purchase_refund
-from settlement.models import ClerkShift, PurchaseRefund
-from settlement.services import business_day_bounds
+from settlement.selectors import shift_get, shift_list
+
+TAG = ["cash"]
 
 
-class ShiftOutput(serializers.ModelSerializer):
+class ShiftOutput(serializers.Serializer):
+    id = serializers.IntegerField()
     clerk = serializers.CharField(source="clerk.username")
+    opened_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    cash_in = serializers.IntegerField(help_text="fen taken in cash during the shift")
+    cash_out = serializers.IntegerField(help_text="fen paid out in cash during the shift")
+    expected = serializers.IntegerField(allow_null=True, help_text="fen the drawer should hold")
+    counted = serializers.IntegerField(allow_null=True)
+    difference = serializers.IntegerField(allow_null=True, help_text="counted − expected")
 
     class Meta:
-        model = ClerkShift
-        fields = ["id", "clerk", "opened_at", "closed_at", "cash_in", "cash_out", "expected",
-                  "counted", "difference"]
+        ref_name = "Shift"
 
 
 class ShiftListView(StaffAPIView):
     area = Area.CASH
     content_negotiation_class = FileFormatNegotiation
 
-    @extend_schema(parameters=[OpenApiParameter("date", OpenApiTypes.DATE),
-                               OpenApiParameter("clerk", str),
-                               OpenApiParameter("format", str, enum=["json", "xlsx"])],
-                   responses={200: ShiftOutput(many=True)})
+    class Query(QuerySerializer):
+        date = serializers.DateField(required=False,
+                                     help_text="the business day the shifts opened (today)")
+        clerk = serializers.CharField(required=False, max_length=150,
+                                      help_text="the clerk's username")
+        format = serializers.ChoiceField(choices=["json", "xlsx"], required=False,
+                                         help_text="xlsx: the printable shift report")
+
+    class Input(InputSerializer):
+        class Meta:
+            ref_name = "ShiftOpen"
+
+    @extend_schema(
+        tags=TAG, parameters=[Query],
+        responses={(200, "application/json"): ShiftOutput(many=True),
+                   (200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="the report"),
+                   **error_responses(query=True)},
+        summary="The shifts of a business day (the caller's own or every clerk's)",
+    )
     def get(self, request: Request) -> Any:
-        raw = request.query_params.get("date") or timezone.localdate().isoformat()
-        try:
-            day = dt.date.fromisoformat(raw)
-        except ValueError as exc:
-            raise InvalidRequest(_("date must be YYYY-MM-DD."), field="date") from exc
-        start, end = business_day_bounds(day)
-        shifts = ClerkShift.objects.filter(opened_at__gte=start, opened_at__lt=end)
-        if request.query_params.get("clerk"):
-            shifts = shifts.filter(clerk__username=request.query_params["clerk"])
-        rows = ShiftOutput(shifts.select_related("clerk"), many=True).data
-        if request.query_params.get("format") == "xlsx":
+        query = query_params(self.Query, request)
+        day = query.get("date") or timezone.localdate()
+        rows = ShiftOutput(shift_list(day=day, clerk=query.get("clerk")), many=True).data
+        if query.get("format") == "xlsx":
             return _shift_report(day, rows)
         return Response(rows)
 
-    @extend_schema(request=None, responses={201: ShiftOutput})
+    @extend_schema(tags=TAG, request=Input, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={201: ShiftOutput, **error_responses(
+                       {409: ("shift_already_open",)}, body=True, idempotent=True)},
+                   summary="Open the caller's shift at the counter")
+    @idempotent
     def post(self, request: Request) -> Response:
-        EmptyInput(data=request.data or {}).is_valid(raise_exception=True)
-        return Response(ShiftOutput(shift_open(clerk=request.user, by=request.user)).data,
-                        status=201)
+        validated(self.Input, request.data or {})
+        shift = shift_open(clerk=request.user, by=request.user)
+        return Response(ShiftOutput(shift).data, status=status.HTTP_201_CREATED)
 
 
 def _shift_report(day: dt.date, rows: Any) -> HttpResponse:
@@ -82,47 +101,46 @@ def _shift_report(day: dt.date, rows: Any) -> HttpResponse:
                                                      "counted", "difference")]])
     out = io.BytesIO()
     book.save(out)
-    response = HttpResponse(
-        out.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response = HttpResponse(out.getvalue(), content_type=XLSX)
     response["Content-Disposition"] = f'attachment; filename="shifts-{day.isoformat()}.xlsx"'
     return response
-
-
-class EmptyInput(InputSerializer):
-    class Meta:
-        ref_name = "ShiftOpen"
-
-
-class ShiftCloseInput(InputSerializer):
-    counted = serializers.IntegerField(min_value=0, max_value=10**12)
 
 
 class ShiftCloseView(StaffAPIView):
     area = Area.CASH
 
-    @extend_schema(request=ShiftCloseInput, responses={200: ShiftOutput})
+    class Input(InputSerializer):
+        counted = StrictIntegerField(min_value=0, help_text="fen counted in the drawer")
+
+        class Meta:
+            ref_name = "ShiftClose"
+
+    @extend_schema(tags=TAG, request=Input, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: ShiftOutput, **error_responses(
+                       {404: ("not_found",), 409: ("invalid_status",)},
+                       body=True, idempotent=True)},
+                   summary="Close a shift with the cash counted; a difference goes to suspense")
+    @idempotent
     def post(self, request: Request, shift_id: str) -> Response:
-        form = ShiftCloseInput(data=request.data)
-        form.is_valid(raise_exception=True)
-        shift = ClerkShift.objects.filter(pk=int(shift_id)).first()
-        if shift is None:
-            raise NotFound()
-        closed = shift_close(shift=shift, counted=form.validated_data["counted"],
-                             by=request.user)
+        shift = shift_get(int(shift_id))
+        data = validated(self.Input, request.data)
+        closed = shift_close(shift=shift, counted=data["counted"], by=request.user)
         return Response(ShiftOutput(closed).data)
 
 
-class RefundInput(InputSerializer):
-    amount = serializers.IntegerField(min_value=-(10**12), max_value=10**12)
-    reason = serializers.CharField(max_length=255)
+class RefundOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    terminal_id = serializers.CharField()
+    terminal_seq = serializers.IntegerField()
+    card_no = serializers.CharField()
+    amount = serializers.IntegerField(help_text="fen given back")
+    reason = serializers.CharField()
+    load_id = serializers.CharField(help_text="the correction load owed to the card (empty "
+                                              "when the card is closed)")
+    created_at = serializers.DateTimeField()
 
-
-class RefundOutput(serializers.ModelSerializer):
     class Meta:
-        model = PurchaseRefund
-        fields = ["id", "terminal_id", "terminal_seq", "card_no", "amount", "reason", "load_id",
-                  "created_at"]
+        ref_name = "PurchaseRefund"
 
 
 class PurchaseRefundView(StaffAPIView):
@@ -130,10 +148,23 @@ class PurchaseRefundView(StaffAPIView):
 
     area = Area.CORRECTIONS
 
-    @extend_schema(request=RefundInput, responses={201: RefundOutput})
+    class Input(InputSerializer):
+        amount = StrictIntegerField(help_text="fen, more than 0")
+        reason = serializers.CharField(max_length=255)
+
+        class Meta:
+            ref_name = "PurchaseRefundInput"
+
+    @extend_schema(
+        tags=TAG, request=Input, parameters=[IDEMPOTENCY_PARAMETER],
+        responses={201: RefundOutput, **error_responses(
+            {400: ("invalid_amount", "refund_exceeds_purchase", "balance_limit_exceeded"),
+             404: ("not_found",)}, body=True, idempotent=True)},
+        summary="Refund (part of) an accepted purchase to the holder's purse",
+    )
+    @idempotent
     def post(self, request: Request, terminal_id: str, terminal_seq: str) -> Response:
-        form = RefundInput(data=request.data)
-        form.is_valid(raise_exception=True)
+        data = validated(self.Input, request.data)
         refund = purchase_refund(terminal_id=terminal_id, terminal_seq=int(terminal_seq),
-                                 by=request.user, **form.validated_data)
-        return Response(RefundOutput(refund).data, status=201)
+                                 by=request.user, **data)
+        return Response(RefundOutput(refund).data, status=status.HTTP_201_CREATED)

@@ -6,35 +6,42 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.views import StaffAPIView
-from core.errors import InvalidRequest
+from core.api.serializers import QuerySerializer
+from core.api.views import StaffAPIView, error_responses, query_params
 from core.permissions import Area
 from settlement import reports, statements
-from settlement.api.settlements import FileFormatNegotiation, _date
+from settlement.api.settlements import FileFormatNegotiation
 
 
 class DailySummaryView(StaffAPIView):
     area = Area.EXCEPTIONS  # finance; the auditor reads
     content_negotiation_class = FileFormatNegotiation
 
+    class Query(QuerySerializer):
+        date = serializers.DateField(help_text="the business day, YYYY-MM-DD")
+        format = serializers.ChoiceField(choices=["json", "xlsx"], required=False,
+                                         help_text="json (the default) or xlsx")
+
     @extend_schema(
-        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True),
-                    OpenApiParameter("format", str, enum=["json", "xlsx"])],
-        responses={200: OpenApiTypes.OBJECT},
+        tags=["reports"], parameters=[Query],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT,
+                   (200, statements.XLSX_CONTENT_TYPE): OpenApiResponse(
+                       OpenApiTypes.BINARY, description="the summary as a spreadsheet"),
+                   **error_responses(query=True)},
+        summary="The business day's figures: sales, top-ups, subsidies, deposits, refunds, "
+                "open exceptions",
     )
     def get(self, request: Request) -> Any:
-        day = _date(request.query_params.get("date"))
-        kind = request.query_params.get("format") or "json"
-        if kind not in ("json", "xlsx"):
-            raise InvalidRequest(_("format must be json or xlsx."), field="format")
+        query = query_params(self.Query, request)
+        day = query["date"]
         summary = reports.daily_summary(day)
-        if kind == "json":
+        if query.get("format") != "xlsx":
             return Response(summary)
         answer = HttpResponse(reports.daily_summary_xlsx(summary),
                               content_type=statements.XLSX_CONTENT_TYPE)

@@ -4,30 +4,31 @@ the settlement of a day that is over."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Merchant
-from core.api.views import StaffAPIView
-from core.errors import InvalidRequest, NotFound
+from core.api.serializers import InputSerializer, MonthField, QuerySerializer
+from core.api.views import StaffAPIView, error_responses, query_params, validated
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.permissions import Area
 from settlement import statements
-from settlement.models import MerchantSettlement
-from settlement.settle import settlement_run, settlements_of_day, settlements_of_month
+from settlement.selectors import merchant_get, settlements_of_day, settlements_of_month
+from settlement.settle import settlement_run
 
+TAG = ["settlements"]
+XLSX = statements.XLSX_CONTENT_TYPE
+PDF = statements.PDF_CONTENT_TYPE
 FILE_FORMATS: dict[str, tuple[Callable[[statements.Statement], bytes], str]] = {
-    "xlsx": (statements.statement_xlsx, statements.XLSX_CONTENT_TYPE),
-    "pdf": (statements.statement_pdf, statements.PDF_CONTENT_TYPE),
+    "xlsx": (statements.statement_xlsx, XLSX),
+    "pdf": (statements.statement_pdf, PDF),
 }
 
 
@@ -38,42 +39,27 @@ class FileFormatNegotiation(DefaultContentNegotiation):
         URL_FORMAT_OVERRIDE = None
 
 
-class SettlementOutput(serializers.ModelSerializer):
+class SettlementOutput(serializers.Serializer):
     merchant = serializers.CharField(source="merchant.code")
     name = serializers.CharField(source="merchant.name")
+    business_date = serializers.DateField()
+    count = serializers.IntegerField(help_text="accepted purchases received that day")
+    gross = serializers.IntegerField(help_text="fen")
+    fee = serializers.IntegerField(help_text="fen, gross × fee_rate_bp / 10000, half to even")
+    net = serializers.IntegerField(help_text="fen paid out: gross − fee")
+    fee_rate_bp = serializers.IntegerField()
+    posting_id = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
 
     class Meta:
-        model = MerchantSettlement
-        fields = ["merchant", "name", "business_date", "count", "gross", "fee", "net",
-                  "fee_rate_bp", "posting_id", "created_at"]
+        ref_name = "MerchantSettlement"
 
 
-class SettleInput(serializers.Serializer):
-    date = serializers.DateField()
-
-
-def _date(value: str | None) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value or "")
-    except ValueError:
-        raise InvalidRequest(_("date must be a date, YYYY-MM-DD."), field="date") from None
-
-
-def _month(value: str | None) -> tuple[int, int]:
-    try:
-        day = dt.date.fromisoformat(f"{value or ''}-01")
-    except ValueError:
-        raise InvalidRequest(_("month must be YYYY-MM."), field="month") from None
-    return day.year, day.month
-
-
-def _file_or_none(request: Request, statement: Callable[[], statements.Statement]
-                  ) -> HttpResponse | None:
-    kind = request.query_params.get("format")
+def statement_file(kind: str | None, statement: Callable[[], statements.Statement]
+                   ) -> HttpResponse | None:
+    """The statement as the file `kind` names, or None for JSON."""
     if not kind or kind == "json":
         return None
-    if kind not in FILE_FORMATS:
-        raise InvalidRequest(_("format must be json, xlsx or pdf."), field="format")
     made = statement()
     render, content_type = FILE_FORMATS[kind]
     answer = HttpResponse(render(made), content_type=content_type)
@@ -81,32 +67,57 @@ def _file_or_none(request: Request, statement: Callable[[], statements.Statement
     return answer
 
 
-FORMAT_PARAM = OpenApiParameter("format", str, enum=["json", "xlsx", "pdf"])
+def file_responses(output: Any, *kinds: str) -> dict[Any, Any]:
+    """200 as JSON, or as each file kind (`?format=`)."""
+    types = {"xlsx": XLSX, "pdf": PDF}
+    return {(200, "application/json"): output,
+            **{(200, types[k]): OpenApiResponse(OpenApiTypes.BINARY, description=f"{k} file")
+               for k in kinds}}
+
+
+class FormatQuery(QuerySerializer):
+    format = serializers.ChoiceField(choices=["json", "xlsx", "pdf"], required=False,
+                                     help_text="json (the default), or the printable "
+                                               "statement as xlsx or pdf")
 
 
 class SettlementListView(StaffAPIView):
     area = Area.EXCEPTIONS  # finance; the auditor reads
     content_negotiation_class = FileFormatNegotiation
 
-    @extend_schema(
-        parameters=[OpenApiParameter("date", OpenApiTypes.DATE, required=True), FORMAT_PARAM],
-        responses={200: SettlementOutput(many=True)},
-    )
+    class Query(FormatQuery):
+        date = serializers.DateField(help_text="the business day, YYYY-MM-DD")
+
+    class Input(InputSerializer):
+        date = serializers.DateField(help_text="a business day that is over")
+
+        class Meta:
+            ref_name = "SettlementRun"
+
+    @extend_schema(tags=TAG, parameters=[Query],
+                   responses={**file_responses(SettlementOutput(many=True), "xlsx", "pdf"),
+                              **error_responses(query=True)},
+                   summary="The settlements of a business day, one per merchant")
     def get(self, request: Request) -> Any:
-        day = _date(request.query_params.get("date"))
-        file = _file_or_none(request, lambda: statements.day_statement(day))
+        query = query_params(self.Query, request)
+        day = query["date"]
+        file = statement_file(query.get("format"), lambda: statements.day_statement(day))
         if file is not None:
             return file
         return Response(SettlementOutput(settlements_of_day(day), many=True).data)
 
-    @extend_schema(request=SettleInput, responses={201: SettlementOutput(many=True)})
+    @extend_schema(tags=TAG, request=Input, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={201: SettlementOutput(many=True),
+                              **error_responses(body=True, idempotent=True)},
+                   summary="Settle every merchant not yet settled for a day that is over",
+                   description="Answers the settlements this call made: none when the day "
+                               "was settled already. A day not over yet is a 400 "
+                               "`invalid_request` naming `date`.")
+    @idempotent
     def post(self, request: Request) -> Response:
-        data: Any = request.data
-        if not isinstance(data, dict) or set(data) - {"date"}:
-            raise InvalidRequest(_('The body is {"date"}.'))
-        day = _date(data.get("date") if isinstance(data.get("date"), str) else None)
-        made = settlement_run(business_date=day, by=request.user)
-        return Response(SettlementOutput(made, many=True).data, status=201)
+        data = validated(self.Input, request.data)
+        made = settlement_run(business_date=data["date"], by=request.user)
+        return Response(SettlementOutput(made, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class MerchantMonthView(StaffAPIView):
@@ -115,17 +126,18 @@ class MerchantMonthView(StaffAPIView):
     area = Area.EXCEPTIONS
     content_negotiation_class = FileFormatNegotiation
 
-    @extend_schema(
-        parameters=[OpenApiParameter("month", str, required=True, description="YYYY-MM"),
-                    FORMAT_PARAM],
-        responses={200: SettlementOutput(many=True)},
-    )
+    class Query(FormatQuery):
+        month = MonthField(help_text="YYYY-MM")
+
+    @extend_schema(tags=TAG, parameters=[Query],
+                   responses={**file_responses(SettlementOutput(many=True), "xlsx", "pdf"),
+                              **error_responses({404: ("not_found",)}, query=True)},
+                   summary="A merchant's settlements of a month")
     def get(self, request: Request, code: str) -> Any:
-        merchant = Merchant.objects.filter(code=code).first()
-        if merchant is None:
-            raise NotFound()
-        year, month = _month(request.query_params.get("month"))
-        file = _file_or_none(request, lambda: statements.month_statement(
+        merchant = merchant_get(code)
+        query = query_params(self.Query, request)
+        year, month = query["month"].year, query["month"].month
+        file = statement_file(query.get("format"), lambda: statements.month_statement(
             merchant=merchant, year=year, month=month))
         if file is not None:
             return file
