@@ -36,6 +36,9 @@ def purchase_refund(*, terminal_id: str, terminal_seq: int, amount: int, reason:
         )
     merchant = record.terminal.merchant
     assert merchant is not None  # a purchase comes from a POS, which has a merchant
+    # The n-th refund of this purchase: numbered under the purchase's row lock, so two
+    # refunds at once get 1 and 2. A retry of the same request is a new refund to this
+    # function; the API's Idempotency-Key (core.idempotency) is what answers it once.
     posting_id, load = purchase_refund_post(
         card=record.card, purse=record.purse, amount=amount, merchant_code=merchant.code,
         by=by, reason=reason, key=f"{terminal_id}:{terminal_seq}:{done.count() + 1}",

@@ -11,6 +11,10 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts import services
+from accounts.models import LoadSource, PendingLoad, Posting
+from accounts.selectors import ledger_check
+from settlement.models import PurchaseRefund
+from tests.accounts.scenario import balance
 from tests.factories import make_card
 from tests.settlement.test_reconcile import accept, chip, kiosk, pos  # noqa: F401 (fixtures)
 from tests.terminals.protocol import Chip, SignedTerminal
@@ -60,3 +64,28 @@ def test_the_office_refunds_a_purchase_through_the_api(
     assert too_much.json()["error"]["code"] == "refund_exceeds_purchase"
     assert api.post(path, {"amount": 1, "reason": "x", "extra": 1},
                     format="json").status_code == 400
+
+
+def test_a_refund_retried_with_its_idempotency_key_refunds_once(
+        clerk: Any, chip: Chip, pos: SignedTerminal) -> None:  # noqa: F811
+    """The answer to a refund was lost; the console sends it again with the same key."""
+    accept(pos, chip.purchase(pos, 800))
+    api = client_of(clerk)
+    path = f"/api/v1/purchases/{pos.terminal_id}/1/refund"
+    body = {"amount": 300, "reason": "wrong dish"}
+    payable_before = balance("merchant_payable:C1")
+
+    first = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="desk-1-0001")
+    retry = api.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY="desk-1-0001")
+    reused = api.post(path, {**body, "amount": 200}, format="json",
+                      HTTP_IDEMPOTENCY_KEY="desk-1-0001")
+
+    assert first.status_code == 201, first.content
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    assert retry["Idempotency-Replayed"] == "true"
+    assert (reused.status_code, reused.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    assert PurchaseRefund.objects.count() == 1
+    assert Posting.objects.filter(kind="refund").count() == 1
+    assert PendingLoad.objects.filter(source=LoadSource.CORRECTION).count() == 1
+    assert balance("merchant_payable:C1") == payable_before - 300
+    assert ledger_check() == []
