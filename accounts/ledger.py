@@ -20,8 +20,10 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts import ledger_accounts as book
 from accounts.errors import BalanceLimitExceeded, InsufficientFunds
 from accounts.models import (
+    PURSE_ACCOUNT_KIND,
     PURSE_KINDS,
     AccountKind,
     Card,
@@ -30,6 +32,7 @@ from accounts.models import (
     LedgerAccount,
     Merchant,
     Posting,
+    Purse,
 )
 from core.db import bulk_cursor
 
@@ -37,45 +40,29 @@ from core.db import bulk_cursor
 # query finds it, so no separate lookup round trip).
 Leg = tuple[LedgerAccount | int | str, int]
 
-SINGLETON_ACCOUNTS = {
-    AccountKind.BANK_CLEARING: "bank_clearing",
-    AccountKind.ONLINE_CLEARING: "online_clearing",
-    AccountKind.SUBSIDY_FUND: "subsidy_fund",
-    AccountKind.DEPOSITS_HELD: "deposits_held",
-    AccountKind.FEE_INCOME: "fee_income",
-    AccountKind.REFUNDS: "refunds",
-    AccountKind.SUSPENSE: "suspense",
-}
-
-
-def code_purse(cardholder_number: str, kind: AccountKind) -> str:
-    return f"{kind}:{cardholder_number}"
-
-
-def code_cash_drawer(user: Any) -> str:
-    return f"cash_drawer:{user.pk}"
-
 
 class UnbalancedPosting(ValueError):
     """A programming error: callers must hand over legs that sum to zero."""
 
 
+# --- Account rows (codes come from the address book, accounts.ledger_accounts) ---------
+
+
 def account_singleton(kind: AccountKind) -> LedgerAccount:
-    code = SINGLETON_ACCOUNTS[kind]
     account, _created = LedgerAccount.objects.get_or_create(
-        code=code, defaults={"kind": kind, "name": AccountKind(kind).label}
+        code=book.system_account(kind), defaults={"kind": kind, "name": AccountKind(kind).label}
     )
     return account
 
 
-def account_purse(cardholder: Cardholder, kind: AccountKind) -> LedgerAccount:
-    assert kind in PURSE_KINDS
+def account_purse(cardholder: Cardholder, purse: str) -> LedgerAccount:
+    kind = PURSE_ACCOUNT_KIND[Purse(purse)]
     account, _created = LedgerAccount.objects.get_or_create(
         cardholder=cardholder,
         kind=kind,
         defaults={
-            "code": code_purse(cardholder.number, kind),
-            "name": f"{AccountKind(kind).label} {cardholder.number}",
+            "code": book.purse_account(cardholder, purse),
+            "name": f"{kind.label} {cardholder.number}",
             "max_balance": settings.ONECARD_MAX_BALANCE,
         },
     )
@@ -84,7 +71,7 @@ def account_purse(cardholder: Cardholder, kind: AccountKind) -> LedgerAccount:
 
 def account_cash_drawer(user: Any) -> LedgerAccount:
     account, _created = LedgerAccount.objects.get_or_create(
-        code=code_cash_drawer(user),
+        code=book.cash_drawer_account(user),
         defaults={
             "kind": AccountKind.CASH_DRAWER,
             "user": user,
@@ -96,12 +83,21 @@ def account_cash_drawer(user: Any) -> LedgerAccount:
 
 def account_merchant_payable(merchant: Merchant) -> LedgerAccount:
     account, _created = LedgerAccount.objects.get_or_create(
-        code=f"merchant_payable:{merchant.code}",
+        code=book.merchant_payable_account(merchant.code),
         defaults={
             "kind": AccountKind.MERCHANT_PAYABLE,
             "merchant": merchant,
             "name": f"{AccountKind.MERCHANT_PAYABLE.label} {merchant.code}",
         },
+    )
+    return account
+
+
+def account_terminal_cash(terminal_id: str) -> LedgerAccount:
+    account, _created = LedgerAccount.objects.get_or_create(
+        code=book.terminal_cash_account(terminal_id),
+        defaults={"kind": AccountKind.TERMINAL_CASH,
+                  "name": f"{AccountKind.TERMINAL_CASH.label} {terminal_id}"},
     )
     return account
 
@@ -149,22 +145,17 @@ def accounts_lock(keys: Iterable[int | str], by: Any = None) -> dict[int | str, 
 def _create_by_code(key: int | str, by: Any) -> None:
     if not isinstance(key, str):
         return
-    singletons = {code: kind for kind, code in SINGLETON_ACCOUNTS.items()}
-    prefix, _sep, rest = key.partition(":")
-    if key in singletons:
-        account_singleton(singletons[key])
-    elif by is not None and key == code_cash_drawer(by):
+    kind, owner = book.parse(key)
+    if kind in book.SYSTEM_KINDS:
+        account_singleton(kind)
+    elif kind == AccountKind.CASH_DRAWER and by is not None and key == book.cash_drawer_account(by):
         account_cash_drawer(by)
-    elif prefix == "merchant_payable":
-        merchant = Merchant.objects.filter(code=rest).first()
+    elif kind == AccountKind.MERCHANT_PAYABLE:
+        merchant = Merchant.objects.filter(code=owner).first()
         if merchant is not None:
             account_merchant_payable(merchant)
-    elif prefix == AccountKind.TERMINAL_CASH and rest:
-        LedgerAccount.objects.get_or_create(
-            code=key,
-            defaults={"kind": AccountKind.TERMINAL_CASH,
-                      "name": f"{AccountKind.TERMINAL_CASH.label} {rest}"},
-        )
+    elif kind == AccountKind.TERMINAL_CASH:
+        account_terminal_cash(owner)
 
 
 @dataclass

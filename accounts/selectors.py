@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
+from accounts.ledger_accounts import cash_drawer_account
 from accounts.models import (
     LIVE_STATUSES,
     PURSE_ACCOUNT_KIND,
@@ -189,11 +191,86 @@ def blacklist_delta(since: int) -> BlacklistAnswer:
 # --- Ledger checks ------------------------------------------------------------------
 
 
-@dataclass
+class BreachRule(StrEnum):
+    """The ledger invariants `ledger_check` verifies."""
+
+    TRIAL_BALANCE = "trial_balance"  # all entries sum to zero
+    POSTING_BALANCED = "posting_balanced"  # each posting sums to zero, two entries or more
+    ACCOUNT_EQUALS_ENTRIES = "account_equals_entries"  # cached balance = sum of its entries
+    PURSE_BOUNDS = "purse_bounds"  # 0 <= purse <= its maximum
+    # For a live card: the holder's account = card + pending. Not a breach of the books
+    # themselves: terminals report money already moved on the card, and the nightly
+    # reconciliation raises it as a card_db_imbalance exception.
+    ACCOUNT_EQUALS_CARD_PLUS_PENDING = "account_equals_card_plus_pending"
+
+
+@dataclass(frozen=True)
 class LedgerBreach:
-    rule: str
-    subject: str
-    detail: str
+    """One invariant that does not hold, with the figures that break it. Which fields
+    are set depends on the rule:
+
+    - trial_balance: `entries` (their sum);
+    - posting_balanced: `posting_id`, `entries` (its sum), `entry_count`;
+    - account_equals_entries: `account_code`, `balance`, `entries`;
+    - purse_bounds: `account_code`, `balance`, `max_balance`;
+    - account_equals_card_plus_pending: `card_no`, `purse`, `balance` (the holder's
+      purse account), `on_card`, `pending`; it expects `balance == on_card + pending`.
+    """
+
+    rule: BreachRule
+    account_code: str = ""
+    posting_id: int | None = None
+    card_no: str = ""
+    purse: str = ""
+    balance: int | None = None
+    entries: int | None = None
+    entry_count: int | None = None
+    max_balance: int | None = None
+    on_card: int | None = None
+    pending: int | None = None
+
+    @property
+    def hard(self) -> bool:
+        """A breach of the books themselves (an error), not a card awaiting reconciliation."""
+        return self.rule != BreachRule.ACCOUNT_EQUALS_CARD_PLUS_PENDING
+
+    @property
+    def expected(self) -> int | None:
+        """What the account should hold: card + pending (the card rule only)."""
+        if self.on_card is None or self.pending is None:
+            return None
+        return self.on_card + self.pending
+
+    @property
+    def subject(self) -> str:
+        """What the breach is about, for people: `ledger`, `posting 12`, an account code
+        or `card 20260001 main`."""
+        if self.rule == BreachRule.TRIAL_BALANCE:
+            return "ledger"
+        if self.rule == BreachRule.POSTING_BALANCED:
+            return f"posting {self.posting_id}"
+        if self.rule == BreachRule.ACCOUNT_EQUALS_CARD_PLUS_PENDING:
+            return f"card {self.card_no} {self.purse}"
+        return self.account_code
+
+    @property
+    def detail(self) -> str:
+        """The figures, for people."""
+        if self.rule == BreachRule.TRIAL_BALANCE:
+            return f"entries sum to {self.entries}"
+        if self.rule == BreachRule.POSTING_BALANCED:
+            return f"sum {self.entries}, {self.entry_count} entries"
+        if self.rule == BreachRule.ACCOUNT_EQUALS_ENTRIES:
+            return f"balance {self.balance}, entries {self.entries}"
+        if self.rule == BreachRule.PURSE_BOUNDS:
+            return f"balance {self.balance}"
+        return f"account {self.balance} != card {self.on_card} + pending {self.pending}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON for storing and answering: the rule, subject and detail, and the figures set."""
+        figures = {k: v for k, v in asdict(self).items() if k != "rule" and v not in (None, "")}
+        return {"rule": str(self.rule), "subject": self.subject, "detail": self.detail,
+                **figures}
 
 
 def ledger_check() -> list[LedgerBreach]:
@@ -201,33 +278,26 @@ def ledger_check() -> list[LedgerBreach]:
     breaches: list[LedgerBreach] = []
     total = Entry.objects.aggregate(t=Sum("amount"))["t"] or 0
     if total != 0:
-        breaches.append(LedgerBreach("trial_balance", "ledger", f"entries sum to {total}"))
+        breaches.append(LedgerBreach(BreachRule.TRIAL_BALANCE, entries=total))
     for p in (
         Entry.objects.values("posting_id")
         .annotate(s=Sum("amount"), n=Count("id"))
         .filter(~Q(s=0) | Q(n__lt=2))
     ):
-        breaches.append(
-            LedgerBreach(
-                "posting_balanced", f"posting {p['posting_id']}", f"sum {p['s']}, {p['n']} entries"
-            )
-        )
+        breaches.append(LedgerBreach(BreachRule.POSTING_BALANCED, posting_id=p["posting_id"],
+                                     entries=p["s"], entry_count=p["n"]))
     sums = dict(
         Entry.objects.values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s")
     )
     for acc in LedgerAccount.objects.all().only("id", "code", "balance", "kind"):
         if acc.balance != sums.get(acc.id, 0):
-            breaches.append(
-                LedgerBreach(
-                    "account_equals_entries",
-                    acc.code,
-                    f"balance {acc.balance}, entries {sums.get(acc.id, 0)}",
-                )
-            )
+            breaches.append(LedgerBreach(BreachRule.ACCOUNT_EQUALS_ENTRIES, account_code=acc.code,
+                                         balance=acc.balance, entries=sums.get(acc.id, 0)))
     for acc in LedgerAccount.objects.filter(kind__in=PURSE_ACCOUNT_KIND.values()).filter(
         Q(balance__lt=0) | Q(balance__gt=F("max_balance"))
     ):
-        breaches.append(LedgerBreach("purse_bounds", acc.code, f"balance {acc.balance}"))
+        breaches.append(LedgerBreach(BreachRule.PURSE_BOUNDS, account_code=acc.code,
+                                     balance=acc.balance, max_balance=acc.max_balance))
     breaches += _cards_against_accounts()
     return breaches
 
@@ -241,7 +311,7 @@ class DrawerMovements:
 
 def cash_drawer_movements(user: Any, since: dt.datetime) -> DrawerMovements:
     """A clerk's drawer (credit-positive: cash held is the negative of its balance)."""
-    account = LedgerAccount.objects.filter(code=f"cash_drawer:{user.pk}").first()
+    account = LedgerAccount.objects.filter(code=cash_drawer_account(user)).first()
     if account is None:
         return DrawerMovements(0, 0, 0)
     entries = Entry.objects.filter(account=account, posting__created_at__gte=since)
@@ -275,6 +345,6 @@ def _cards_against_accounts() -> list[LedgerBreach]:
             waiting = pending.get((pk, purse), 0)
             if account != on_card + waiting:
                 breaches.append(LedgerBreach(
-                    "account_equals_card_plus_pending", f"card {card_no} {purse}",
-                    f"account {account} != card {on_card} + pending {waiting}"))
+                    BreachRule.ACCOUNT_EQUALS_CARD_PLUS_PENDING, card_no=card_no, purse=purse,
+                    balance=account, on_card=on_card, pending=waiting))
     return breaches

@@ -20,12 +20,13 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.errors import InvalidStatus
-from accounts.selectors import card_get, cards_by_id, ledger_check
+from accounts.selectors import BreachRule, card_get, cards_by_id, ledger_check
 from accounts.services import card_suspect_clone, purse_adjust
 from core.errors import InvalidRequest
 from settlement.errors import NothingToAdjust, ProposalDiffers, SecondApproverRequired
 from settlement.models import ExceptionCode, ExceptionStatus, ReconciliationRun, ReconException
 from terminals import selectors as records
+from terminals.models import RecordType
 
 log = logging.getLogger("onecard.reconcile")
 
@@ -69,16 +70,19 @@ def reconcile_day(*, business_date: dt.date, by: Any = None,
         _blacklisted_and_replaced_use(raise_, start, end, by)
     breaches = ledger_check()
     for breach in breaches:
-        if breach.rule == "account_equals_card_plus_pending":
-            card_no = breach.subject.split()[1]
-            raise_(ExceptionCode.CARD_DB_IMBALANCE, f"{card_no}:{breach.subject}:{business_date}",
-                   card_no=card_no, problem=breach.detail)
-    hard = [b for b in breaches if b.rule != "account_equals_card_plus_pending"]
+        if breach.rule == BreachRule.ACCOUNT_EQUALS_CARD_PLUS_PENDING:
+            # The key names the card and purse as it always has ("<card_no>:card <card_no>
+            # <purse>:<day>"), so a day reconciled again raises nothing twice.
+            raise_(ExceptionCode.CARD_DB_IMBALANCE,
+                   f"{breach.card_no}:{breach.subject}:{business_date}",
+                   card_no=breach.card_no, problem=breach.detail, purse=breach.purse,
+                   account=breach.balance, card=breach.on_card, pending=breach.pending)
+    hard = [b for b in breaches if b.hard]
     if hard:
         log.error("LEDGER BREACH on %s: %s", business_date, hard)
     run.finished_at = timezone.now()
     run.raised = dict(raise_.raised)
-    run.ledger_breaches = [b.__dict__ for b in hard]
+    run.ledger_breaches = [b.as_dict() for b in hard]
     run.save(update_fields=["finished_at", "raised", "ledger_breaches"])
     audit_record(action="reconcile.run", actor=by, subject=run, subject_id=str(business_date),
                  after={"raised": run.raised, "ledger_breaches": len(hard)}, channel="job")
@@ -165,7 +169,7 @@ def _card_chains(raise_: _Raiser, card_ids: set[int], now: dt.datetime) -> None:
                     raise_(ExceptionCode.CARD_SEQ_GAP, key.split(":", 1)[1], card_no=card.card_no,
                            missing_from=expected, missing_to=seq - 1)
                 last.clear()  # what the missing records did is unknown: restart the chains
-            after = r.balance_before + (r.amount if r.type == "load" else -r.amount)
+            after = r.balance_before + (r.amount if r.type == RecordType.LOAD else -r.amount)
             prev = last.get(r.purse)
             if prev is not None and prev[1] != r.balance_before:
                 raise_(ExceptionCode.BALANCE_CHAIN_BREAK, f"{card.card_no}:{seq}",

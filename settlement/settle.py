@@ -21,7 +21,8 @@ from django.utils.translation import gettext as _
 
 from accounts.audit import audit_record
 from accounts.ledger import posting_create
-from accounts.models import Merchant
+from accounts.ledger_accounts import bank_clearing, fee_income, merchant_payable_account
+from accounts.models import Merchant, PostingKind
 from core.errors import InvalidRequest
 from settlement.models import MerchantSettlement
 from settlement.services import business_day_bounds
@@ -101,9 +102,9 @@ def _settle(merchant: Merchant, day: dt.date, count: int, gross: int, by: Any,
     if gross:  # purchases of 0 fen move nothing
         posting_id = posting_create(
             key=f"settlement:{merchant.code}:{day.isoformat()}",
-            kind="settlement",
-            legs=[(f"merchant_payable:{merchant.code}", -gross), ("fee_income", fee),
-                  ("bank_clearing", net)],
+            kind=PostingKind.SETTLEMENT,
+            legs=[(merchant_payable_account(merchant.code), -gross), (fee_income(), fee),
+                  (bank_clearing(), net)],
             by=by,
             memo=f"settlement {merchant.code} {day.isoformat()}",
         ).pk

@@ -199,7 +199,14 @@ def test_a_purchase_of_money_never_loaded_leaves_the_account_short_of_the_card(
     assert codes() == {ExceptionCode.CARD_DB_IMBALANCE}
     assert run.ledger_breaches == []  # the hard invariants still hold (suspense took it)
     [imbalance] = of_code(ExceptionCode.CARD_DB_IMBALANCE)
-    assert imbalance.card_no == chip.card.card_no
+    card_no = chip.card.card_no
+    assert imbalance.card_no == card_no
+    # The key keeps the form it always had, so runs stored before still match it.
+    day = imbalance.business_date
+    assert imbalance.key == f"card_db_imbalance:{card_no}:card {card_no} main:{day}"
+    figures = {k: imbalance.detail[k] for k in ("purse", "account", "card", "pending", "problem")}
+    assert figures == {"purse": "main", "account": 0, "card": -1_200, "pending": 0,
+                       "problem": "account 0 != card -1200 + pending 0"}
     assert reconcile().raised == {}
 
 

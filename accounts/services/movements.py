@@ -1,0 +1,209 @@
+"""Money that already moved on a card: the accepted purse records a terminal uploads
+(purchases, loads), applied to cards, pending loads and the ledger. The terminal ingest
+(`terminals.ingest`) calls `card_movements_apply` inside its batch transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts import ledger
+from accounts.ledger_accounts import purse_account, suspense
+from accounts.models import Card, LoadStatus, PendingLoad, PostingKind
+from core.db import bulk_cursor
+
+
+class MovementType(StrEnum):
+    """The purse record types, as `terminals.models.RecordType` names them (the accounts
+    app sits below terminals, so it cannot import that)."""
+
+    PURCHASE = "purchase"
+    LOAD = "load"
+
+
+POSTING_KIND = {MovementType.PURCHASE: PostingKind.RECORD_PURCHASE,
+                MovementType.LOAD: PostingKind.RECORD_LOAD}
+
+
+@dataclass
+class CardMovement:
+    """An accepted purse record, as the terminals app hands it over."""
+
+    key: str  # the posting's idempotency key, e.g. "record:POS-0001:42"
+    card_id: int
+    type: str  # a MovementType: "purchase" or "load"
+    purse: str
+    amount: int
+    card_seq: int
+    load_id: str = ""  # a pending load written to the card
+    # purchases: the merchant payable; cash loads: the terminal's cash box
+    counter_account: str = ""
+
+
+@dataclass
+class MovementOutcome:
+    ok: bool
+    reason: str = ""
+    detail: str = ""
+    posting_id: int | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+def _load_refusal(
+    load: PendingLoad | None, m: CardMovement, seen: set[str]
+) -> MovementOutcome | None:
+    if load is None or load.card_id != m.card_id:
+        return MovementOutcome(False, "unknown_load", f"no pending load {m.load_id} for this card")
+    if load.status == LoadStatus.COMPLETED or m.load_id in seen:
+        return MovementOutcome(False, "load_already_completed")
+    if load.status != LoadStatus.PENDING:
+        return MovementOutcome(False, "unknown_load", f"load {m.load_id} is {load.status}")
+    if (load.purse, load.amount) != (m.purse, m.amount):
+        return MovementOutcome(
+            False, "invalid",
+            f"load {m.load_id} is {load.amount} fen to {load.purse}, "
+            f"the record says {m.amount} to {m.purse}",
+        )
+    return None
+
+
+def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementOutcome]:
+    """Apply accepted purse records to cards, pending loads and the ledger, in order.
+
+    The money already moved on the card, so nothing here refuses a purchase: a purse
+    that the ledger says cannot cover it (records out of order, a cash load not yet
+    uploaded) is debited to zero and the rest goes to suspense, flagged for
+    reconciliation; likewise a cash load above the purse maximum. A cash load that
+    arrives later first makes good what the purse was short of (back from suspense),
+    so the purse ends equal to the card again. Locks: cards by id,
+    loads, holder purses, then the counter accounts (the global order). The caller
+    holds the transaction."""
+    if not movements:
+        return []
+    cards = {c.pk: c for c in Card.objects.select_for_update(of=("self",))
+             .select_related("cardholder").filter(pk__in={m.card_id for m in movements})
+             .order_by("pk")}
+    load_ids = {m.load_id for m in movements if m.load_id}
+    loads = {ld.load_id: ld for ld in PendingLoad.objects.select_for_update()
+             .filter(load_id__in=load_ids).order_by("pk")} if load_ids else {}
+
+    def purse_code(m: CardMovement) -> str:
+        return purse_account(cards[m.card_id].cardholder, m.purse)
+
+    moving = [m for m in movements if not m.load_id]
+    purses = ledger.accounts_lock({purse_code(m) for m in moving})
+    running = {code: acc.balance for code, acc in purses.items() if isinstance(code, str)}
+    short = _purses_short(cards, running, moving)
+    outcomes: list[MovementOutcome] = []
+    specs: list[ledger.PostingSpec] = []
+    spec_outcome: list[MovementOutcome] = []
+    seen_loads: set[str] = set()
+    touched_loads: list[PendingLoad] = []
+    for m in movements:
+        card = cards[m.card_id]
+        if m.load_id:
+            refusal = _load_refusal(loads.get(m.load_id), m, seen_loads)
+            if refusal:
+                outcomes.append(refusal)
+                continue
+            load = loads[m.load_id]
+            load.status, load.closed_at = LoadStatus.COMPLETED, timezone.now()
+            seen_loads.add(m.load_id)
+            touched_loads.append(load)
+            outcome = MovementOutcome(True)
+        else:
+            code, key = purse_code(m), (m.card_id, m.purse)
+            legs, flags = _movement_legs(m, code, running[code], purses[code].max_balance,
+                                         short.get(key, 0))
+            delta = sum(amount for acc, amount in legs if acc == code)
+            running[code] += delta
+            if key in short:  # what the purse moved beyond the card's own change
+                short[key] += delta - (m.amount if m.type == MovementType.LOAD else -m.amount)
+            specs.append(ledger.PostingSpec(key=m.key, kind=POSTING_KIND[MovementType(m.type)],
+                                            legs=legs, card_id=card.pk, memo=m.key))
+            outcome = MovementOutcome(True, flags=flags)
+            spec_outcome.append(outcome)
+        sign = -1 if m.type == MovementType.PURCHASE else 1
+        setattr(card, f"card_{m.purse}", card.card_balance(m.purse) + sign * m.amount)
+        card.card_seq = max(card.card_seq, m.card_seq)
+        if card.blacklisted:
+            outcome.flags.append("blacklisted_card")
+        outcomes.append(outcome)
+    if specs:
+        counters = {str(acc) for spec in specs for acc, _amount in spec.legs if acc not in purses}
+        locked = {**purses, **ledger.accounts_lock(counters)}
+        for outcome, posting_id in zip(spec_outcome, ledger.postings_write(specs, locked),
+                                       strict=True):
+            outcome.posting_id = posting_id
+    _cards_save_balances(list(cards.values()))
+    if touched_loads:
+        _loads_save_completed(touched_loads)
+    return outcomes
+
+
+def _cards_save_balances(cards: list[Card]) -> None:
+    """One UPDATE for all cards of a batch (Django's bulk_update builds a CASE per row
+    and per field, which costs more in Python than the whole batch does in SQL)."""
+    if connection.vendor != "postgresql":
+        Card.objects.bulk_update(cards, ["card_main", "card_subsidy", "card_seq"])
+        return
+    with bulk_cursor() as cur:
+        cur.execute(
+            "UPDATE accounts_card c SET card_main = v.m, card_subsidy = v.s, card_seq = v.q, "
+            "updated_at = %s FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], "
+            "%b::bigint[]) AS v(id, m, s, q) WHERE c.id = v.id",
+            [timezone.now(), [c.pk for c in cards], [c.card_main for c in cards],
+             [c.card_subsidy for c in cards], [c.card_seq for c in cards]],
+        )
+
+
+def _loads_save_completed(loads: list[PendingLoad]) -> None:
+    ids = [ld.pk for ld in loads]
+    PendingLoad.objects.filter(pk__in=ids).update(
+        status=LoadStatus.COMPLETED, closed_at=loads[0].closed_at
+    )
+
+
+def _purses_short(cards: dict[int, Card], running: dict[Any, int],
+                  moving: Sequence[CardMovement]) -> dict[tuple[int, str], int]:
+    """Per live card and purse taking a cash load: how much the holder's purse holds
+    above the card plus its pending loads, i.e. what earlier purchases went short of
+    (to suspense) because the cash load that paid for them had not arrived yet."""
+    keys = {(m.card_id, m.purse) for m in moving
+            if m.type == MovementType.LOAD and cards[m.card_id].is_live}
+    if not keys:
+        return {}
+    pending = {(c, p): int(t) for c, p, t in PendingLoad.objects.filter(
+        card_id__in={c for c, _p in keys}, status=LoadStatus.PENDING)
+        .values("card_id", "purse").annotate(t=Sum("amount"))
+        .values_list("card_id", "purse", "t")}
+    return {(c, p): running[purse_account(cards[c].cardholder, p)] - cards[c].card_balance(p)
+            - pending.get((c, p), 0) for c, p in keys}
+
+
+def _movement_legs(m: CardMovement, purse: str, balance: int, max_balance: int | None,
+                   short: int = 0) -> tuple[list[ledger.Leg], list[str]]:
+    if m.type == MovementType.PURCHASE:
+        covered = min(m.amount, max(balance, 0))
+        legs: list[ledger.Leg] = [(purse, -covered), (m.counter_account, m.amount)]
+        if covered < m.amount:
+            return [*legs, (suspense(), covered - m.amount)], ["purse_shortfall"]
+        return legs, []
+    limit = min(max_balance or settings.ONECARD_MAX_BALANCE, settings.ONECARD_MAX_BALANCE)
+    room = max(limit - balance, 0)
+    made_good = min(m.amount, max(short, 0))
+    credited = min(m.amount - made_good, room)
+    legs = [(m.counter_account, -m.amount), (purse, credited)]
+    flags = ["shortfall_made_good"] if made_good else []
+    if credited < m.amount - made_good:
+        flags.append("purse_overflow")
+    if credited < m.amount:
+        return [*legs, (suspense(), m.amount - credited)], flags
+    return legs, flags
