@@ -48,6 +48,7 @@ import serial
 
 from bench.ingest import _server
 from terminals.client.serialbus import HEADER, Frame
+from terminals.fleet.fleet import SimCard, cards_check
 from terminals.serial_gateway.commands import Command
 from terminals.serial_gateway.emulator import EmulatedReader, ReaderEmulator, pty_pair
 from terminals.serial_gateway.records import MAX_RECORDS, encode_record
@@ -139,7 +140,7 @@ def _campus(readers: int, records: int, seed: int) -> tuple[Any, list[Any], list
 
     office = CardOffice(random.Random(seed))
     office.ensure_purse_key()
-    cards = [office.issue(i) for i in range(max(8, readers * 2))]
+    cards = [SimCard.of(office.issue(i)) for i in range(max(8, readers * 2))]
     rng = random.Random(seed)
     emulated, secrets = [], {}
     for n in range(readers):
@@ -228,7 +229,8 @@ def run(ctx: Any) -> dict[str, Any]:
     rate = len(records) / elapsed
     stored = TerminalRecord.objects.filter(terminal__terminal_id__in=secrets)
     accepted = stored.filter(status=RecordStatus.ACCEPTED).count()
-    problems = office.check(cards)
+    figures = office.figures([c.card_no for c in cards], [])
+    problems = cards_check(cards, figures) + figures.problems
     if problems or not uploaded or accepted != len(records):
         ctx.notes.append(f"serial-gateway: {len(problems)} balance/ledger problems, "
                          f"{accepted} of {len(records)} records accepted")

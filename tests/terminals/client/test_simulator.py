@@ -1,5 +1,7 @@
 """A small fleet runs against the real server (a live HTTP server on the test database):
-every record arrives once, every card's balance on the server matches the card."""
+every record arrives once, every card's balance on the server matches the card. The
+fleet (`terminals.fleet`) gets its terminals and cards from the set-up
+(`terminals.simulator`) as plain data."""
 
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ from django.core.management.base import CommandError
 
 from accounts.models import Card, CardStatus
 from terminals.client.terminal import Refusal
+from terminals.fleet.fleet import SimCard, cards_check
+from terminals.fleet.plan import CardSpec, ServerFigures
+from terminals.fleet.summary import Summary
 from terminals.models import Terminal
-from terminals.simulator import SimulationOptions, Summary, run_simulation
+from terminals.simulator import SimulationOptions, run_simulation
 
 
 @pytest.mark.django_db(transaction=True)
@@ -50,6 +55,21 @@ def test_summary_figures():
     assert summary.latency_ms(0.99) == pytest.approx(99, abs=1)
     assert not summary.ok and "1 MISMATCHES" in summary.as_text()
     assert Summary().latency_ms(0.99) == 0.0
+
+
+def test_the_fleet_holds_each_card_against_the_servers_figures():
+    card = SimCard.of(CardSpec("20260001", "04a1b2c3", 1, "0d6be83f0b9bf77b567c981421d65205"))
+    card.soft.transact("load", "main", 5_000, 1795000000, 1, "KIOSK-0001")
+    agreeing = {"main": {"account": 5_000, "card": 5_000, "pending": 0},
+                "subsidy": {"account": 300, "card": 0, "pending": 300}}
+    disagreeing = {"main": {"account": 5_000, "card": 4_000, "pending": 1_000},
+                   "subsidy": {"account": 300, "card": 0, "pending": 0}}
+
+    assert cards_check([card], ServerFigures({"20260001": agreeing}, {})) == []
+    assert cards_check([card], ServerFigures({"20260001": disagreeing}, {})) == [
+        "card 20260001 main: server says 4000 on the card, the card holds 5000",
+        "card 20260001 subsidy: account 300 != card 0 + pending 0",
+    ]
 
 
 @pytest.mark.parametrize("args", [["--batch", "0"], ["--batch", "1001"], ["--kiosks", "0"]])

@@ -8,7 +8,8 @@
   on again at the same address.
 - `Campus`: the card office's set-up through the services (`CardOffice` of the
   simulator): POS readers registered as terminals, cards issued and their keys
-  personalised onto `SoftCard`s, so the server checks the TACs the readers make.
+  personalised onto the fleet's `SoftCard`s, so the server checks the TACs the readers
+  make.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from pathlib import Path
 import pytest
 import serial
 
+from terminals.fleet.fleet import SimCard, cards_check
 from terminals.serial_gateway import emulator
 from terminals.serial_gateway.config import GatewayConfig, ReaderConfig, Timings
 from terminals.serial_gateway.emulator import EmulatedReader
-from terminals.simulator import CardOffice, SimCard
+from terminals.simulator import CardOffice
 from tests.tcp_switch import TcpSwitch
 
 # Quick timings, so a test sees heartbeats, STATUS and back-off within seconds.
@@ -80,7 +82,7 @@ class Campus:
         return new
 
     def add_cards(self, n: int) -> list[SimCard]:
-        new = [self.office.issue(len(self.cards) + i) for i in range(n)]
+        new = [SimCard.of(self.office.issue(len(self.cards) + i)) for i in range(n)]
         self.cards += new
         return new
 
@@ -102,6 +104,11 @@ class Campus:
         for reader in new:
             self.fill(reader, sales)
         return new
+
+    def check(self) -> list[str]:
+        """The cards' balances against the server's figures, and the whole ledger."""
+        figures = self.office.figures([c.card_no for c in self.cards], [])
+        return cards_check(self.cards, figures) + figures.problems
 
     def config(self, server_url: str, queue: Path, timings: Timings = FAST) -> GatewayConfig:
         return GatewayConfig(
