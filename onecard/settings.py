@@ -123,6 +123,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {"TopUpMethodEnum": "accounts.models.TopUpMethod",
                             "ExceptionStatusEnum": "settlement.models.ExceptionStatus",
                             "ExceptionCodeEnum": "settlement.models.ExceptionCode"},
+    # drf-spectacular's own hook first; then every error code on the error body's `code`.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "onecard.error_catalogue.error_code_enum"],
 }
 
 Q_CLUSTER = {

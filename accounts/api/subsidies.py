@@ -114,7 +114,7 @@ class MerchantListView(StaffAPIView):
 
     @extend_schema(tags=["merchants"], request=Input, parameters=[IDEMPOTENCY_PARAMETER],
                    responses={201: MerchantOutput, **error_responses(
-                       {409: ("error",)}, body=True, idempotent=True)})
+                       {409: ("duplicate_code",)}, body=True, idempotent=True)})
     @idempotent
     def post(self, request: Request) -> Response:
         data = validated(self.Input, request.data)
