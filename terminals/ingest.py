@@ -148,7 +148,8 @@ def validate_record(record: dict[str, Any]) -> None:
         _require((isinstance(load_id, str) and 1 <= len(load_id) <= 40) != (source == "cash"),
                  'a load names either a load_id or "source": "cash"')
     if kind == RecordType.DOOR:
-        _require(_is_int(record.get("door"), 1, 255), "door must be a whole number from 1")
+        # Above 0 here; the controller's door count, which bounds it, is checked in _decide.
+        _require(_is_int(record.get("door"), 1), "door must be a whole number from 1")
         _require(record.get("result") in ("granted", "denied"), "result must be granted or denied")
         _require(record.get("reason") in DOOR_REASONS, "reason is not one of the known reasons")
 
@@ -245,7 +246,8 @@ def _decide(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
             p.reject("type_not_allowed")
             continue
         if p.record["type"] == RecordType.DOOR and p.record["door"] > terminal.doors:
-            p.reject("invalid", f"this controller has doors 1 to {terminal.doors}")
+            p.reject("invalid", f"door {p.record['door']}: this controller has doors 1 to "
+                                f"{terminal.doors}")
             continue
         if abs(p.record["ts"] - received_at.timestamp()) > CLOCK_SKEW_S or \
                 p.record["ts"] > received_at.timestamp() + 300:

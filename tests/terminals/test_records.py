@@ -355,6 +355,28 @@ def test_a_malformed_door_record_is_rejected_invalid(client, clerk, case) -> Non
     assert result["reason"] == "invalid" and detail in result["detail"]
 
 
+@pytest.mark.parametrize(("door_no", "detail"), [
+    (0, "door must be a whole number from 1"),
+    (-1, "door must be a whole number from 1"),
+    (3, "door 3: this controller has doors 1 to 2"),
+    (65, "door 65: this controller has doors 1 to 2"),
+    (256, "door 256: this controller has doors 1 to 2"),
+])
+def test_a_door_the_controller_does_not_have_is_invalid_and_kept(client, clerk, door_no,
+                                                                  detail) -> None:
+    door = terminal_for(client, "door", by=clerk, doors=2)
+    record = {"type": "door", "terminal_seq": 1, "ts": now(), "card_no": "20260001",
+              "door": door_no, "result": "denied", "reason": "not_allowed"}
+
+    result = only_result(door.upload([record]))
+
+    assert result == {"terminal_seq": 1, "status": "rejected", "reason": "invalid",
+                      "detail": detail}
+    kept = stored(door, 1)
+    assert (kept.status, kept.reason, kept.detail, kept.raw) == (
+        "rejected", "invalid", detail, record)
+
+
 def test_every_door_reason_of_the_contract_is_taken(client, clerk) -> None:
     door = terminal_for(client, "door", by=clerk)
     reasons = [None, "not_allowed", "blacklisted", "schedule", "unknown_card", "antipassback"]
