@@ -192,7 +192,7 @@ class Server:
             try:
                 if requests.get(f"{self.url}/api/v1/terminal/config", timeout=2).status_code:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a slow start on a busy machine
                 time.sleep(0.1)
         raise AssertionError(f"gunicorn did not start: {self.log.read_text()[-3000:]}")
 
