@@ -751,9 +751,9 @@ def _sql_logged() -> Iterator[list[tuple[float, str]]]:
 @contextmanager
 def _phases_installed() -> Iterator[Phases]:
     from django.db import connections
-    from django.db.models.query import QuerySet
 
-    from accounts import ledger, services
+    from accounts import ledger
+    from accounts.services import movements
     from terminals import ingest
 
     phases = Phases()
@@ -777,10 +777,7 @@ def _phases_installed() -> Iterator[Phases]:
     phases.wrap(ingest, "card_movements_apply", "movements", on_start=movements_start)
     phases.wrap(ledger, "accounts_lock", "account_locks", on_start=lock_start)
     phases.wrap(ledger, "postings_write", "postings_write")
-    if hasattr(services, "_cards_save_balances"):
-        phases.wrap(services, "_cards_save_balances", "card_update")
-    else:
-        phases.wrap(QuerySet, "bulk_update", "card_update")
+    phases.wrap(movements, "_cards_save_balances", "card_update")
     phases.wrap(ingest, "_store", "record_insert")
     phases.wrap(ingest, "_advance_contiguous", "contiguous_advance")
     phases.wrap(connections["default"], "commit", "commit")
