@@ -120,16 +120,3 @@ def _settle(merchant: Merchant, day: dt.date, count: int, gross: int, by: Any,
         channel=channel,
     )
     return row
-
-
-def settlements_of_day(business_date: dt.date) -> list[MerchantSettlement]:
-    return list(MerchantSettlement.objects.filter(business_date=business_date)
-                .select_related("merchant").order_by("merchant__code"))
-
-
-def settlements_of_month(*, year: int, month: int,
-                         merchant: Merchant | None = None) -> list[MerchantSettlement]:
-    qs = MerchantSettlement.objects.filter(business_date__year=year, business_date__month=month)
-    if merchant is not None:
-        qs = qs.filter(merchant=merchant)
-    return list(qs.select_related("merchant").order_by("business_date", "merchant__code"))

@@ -110,7 +110,7 @@ class QuerySerializer(serializers.Serializer):
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             problems: dict[str, list[Any]] = {}
-            for name in self.fields.keys():
+            for name, _field in self.fields.items():
                 values = data.getlist(name) if hasattr(data, "getlist") else [data.get(name)]
                 if len(values) > 1:
                     problems[name] = [_("Give this parameter once.")]
