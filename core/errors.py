@@ -33,10 +33,11 @@ class InvalidRequest(DomainError):
     default_message = _("The request is not valid.")
 
     @classmethod
-    def of(cls, detail: dict[str, Any]) -> InvalidRequest:
+    def of(cls, detail: dict[str, Any], message: Any = None) -> InvalidRequest:
         """From a serializer's errors, {name: [reasons]}: `fields` keeps them all and
         `field` names the first, as the services' own refusals do."""
-        return cls(flatten_detail(detail), field=next(iter(detail), None), fields=detail)
+        return cls(message if message is not None else flatten_detail(detail),
+                   field=next(iter(detail), None), fields=detail)
 
 
 class NotFound(DomainError):

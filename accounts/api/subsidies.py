@@ -60,7 +60,7 @@ class SubsidyListView(StaffAPIView):
             ref_name = "SubsidyBatch"
 
     @extend_schema(tags=["subsidies"], responses={200: SubsidyBatchOutput(many=True),
-                                                  **error_responses()})
+                                                  **error_responses(query=True)})
     def get(self, request: Request) -> Response:
         batches: QuerySet[SubsidyBatch] = SubsidyBatch.objects.select_related("created_by")
         return paginated(view=self, request=request,
@@ -107,7 +107,7 @@ class MerchantListView(StaffAPIView):
             ref_name = "MerchantCreate"
 
     @extend_schema(tags=["merchants"], responses={200: MerchantOutput(many=True),
-                                                  **error_responses()})
+                                                  **error_responses(query=True)})
     def get(self, request: Request) -> Response:
         return paginated(view=self, request=request, queryset=Merchant.objects.order_by("code"),
                          serializer_class=MerchantOutput)

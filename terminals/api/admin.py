@@ -7,16 +7,21 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from core.api.serializers import InputSerializer
-from core.api.views import StaffAPIView
+from core.api.serializers import InputSerializer, QuerySerializer
+from core.api.views import StaffAPIView, error_responses, query_params
 from core.errors import InvalidRequest
 from core.permissions import Area
 from terminals import selectors, services
+from terminals.models import TerminalKind, TerminalStatus
+
+# What the list's `status` says of a terminal (selectors.terminal_status).
+OVERVIEW_STATUSES = ["online", "offline",
+                     *(s for s in TerminalStatus.values if s != TerminalStatus.ACTIVE)]
 
 
 class ReasonInput(InputSerializer):
@@ -32,12 +37,19 @@ def _reason(request: Request) -> str:
 class TerminalListView(StaffAPIView):
     area = Area.TERMINALS
 
-    @extend_schema(parameters=[OpenApiParameter("kind", str), OpenApiParameter("status", str)],
-                   responses={200: OpenApiTypes.OBJECT})
+    class Query(QuerySerializer):
+        kind = serializers.ChoiceField(choices=TerminalKind.choices, required=False)
+        status = serializers.ChoiceField(
+            choices=[(s, s) for s in OVERVIEW_STATUSES], required=False,
+            help_text="online, offline (3 missed heartbeats), or the registry's status")
+
+    @extend_schema(parameters=[Query], responses={200: OpenApiTypes.OBJECT,
+                                                  **error_responses(query=True)})
     def get(self, request: Request) -> Response:
-        wanted = request.query_params.get("status")
-        rows = [selectors.terminal_overview(t) for t in selectors.terminal_list(
-            kind=request.query_params.get("kind") or None)]
+        query = query_params(self.Query, request)
+        wanted = query.get("status")
+        rows = [selectors.terminal_overview(t)
+                for t in selectors.terminal_list(kind=query.get("kind"))]
         if wanted:
             rows = [r for r in rows if r["status"] == wanted]
         return Response(rows)

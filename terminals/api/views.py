@@ -43,14 +43,27 @@ class RecordsView(TerminalView):
         return Response(answer.as_dict())
 
 
+def _refused(name: str, message: Any) -> InvalidRequest:
+    """A query value refused: 400 `invalid_request` naming the parameter (`field`, and
+    `fields` as every query error of the API has it)."""
+    return InvalidRequest.of({name: [str(message)]}, message=message)
+
+
+SINCE_DIGITS = 15
+
+
 def _since(request: Request) -> int:
     raw = request.query_params.get("since", "0")
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:  # "²".isdigit() too
-        raise InvalidRequest(_("since must be a whole number."), field="since")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > SINCE_DIGITS:  # "²".isdigit() too
+        raise _refused("since", _("since must be a whole number."))
     return int(raw)
 
 
-SINCE = OpenApiParameter("since", int, description="the version the terminal has applied")
+SINCE = OpenApiParameter(
+    "since", {"type": "integer", "minimum": 0, "maximum": 10**SINCE_DIGITS - 1},
+    description="the version the terminal has applied (0 when absent)")
+CARD_NO = OpenApiParameter("card_no", {"type": "string", "pattern": "^[0-9]{8,19}$"},
+                           required=True, description="the card's number")
 
 
 class BlacklistView(TerminalView):
@@ -61,15 +74,14 @@ class BlacklistView(TerminalView):
 
 
 class PendingLoadsView(TerminalView):
-    @extend_schema(parameters=[OpenApiParameter("card_no", str)],
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=[CARD_NO], responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         terminal = self.terminal(request)
         if not terminal_may_load(terminal):
             raise NotAllowedForKind()
         card_no = request.query_params.get("card_no", "")
         if not (card_no.isascii() and card_no.isdigit()) or not 8 <= len(card_no) <= 19:
-            raise InvalidRequest(_("card_no must be 8 to 19 digits."), field="card_no")
+            raise _refused("card_no", _("card_no must be 8 to 19 digits."))
         card = card_get(card_no)
         loads = [{"load_id": ld.load_id, "purse": ld.purse, "amount": ld.amount}
                  for ld in card_pending_loads(card)]
@@ -102,6 +114,7 @@ class HeartbeatView(TerminalView):
 class AccessListView(TerminalView):
     @extend_schema(parameters=[SINCE], responses={501: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
+        _since(request)  # a malformed request is refused as such, even here
         raise NotImplementedYet()
 
 
