@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
+from accounts.hooks import CardRecord
+from accounts.models import Card, PendingLoad
 from core.errors import NotFound
 from terminals.models import (
     HeartbeatLog,
@@ -192,3 +194,93 @@ def purchase_for_refund(terminal_id: str, terminal_seq: int) -> TerminalRecord |
             .select_related("terminal__merchant", "card__cardholder")
             .filter(terminal__terminal_id=terminal_id, terminal_seq=terminal_seq,
                     type="purchase", status=RecordStatus.ACCEPTED).first())
+
+
+# --- A card's history (registered into accounts.hooks.card_record_source) ----------------
+
+
+def _moment(ts: int | None) -> dt.datetime | None:
+    """The terminal's Unix seconds as a date-time; None past what a date can hold (an
+    accepted record from a terminal with a wild clock, flagged clock_skew)."""
+    if ts is None:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(ts, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _raw_field(raw: Any, name: str) -> Any:
+    value = raw.get(name) if isinstance(raw, dict) else None
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def _card_record(r: Any) -> CardRecord:
+    purse_record = r.type in ("purchase", "load")
+    amount = r.amount if purse_record else None
+    before = r.balance_before if purse_record else None
+    after = None
+    if amount is not None and before is not None:
+        after = before - amount if r.type == "purchase" else before + amount
+    source = None
+    if r.type == "load":
+        source = r.load_source if r.load_id else _raw_field(r.raw, "source")
+    door = r.type == "door"
+    merchant = r.terminal.merchant
+    return {
+        "type": r.type,
+        "terminal_id": r.terminal.terminal_id,
+        "terminal_seq": r.terminal_seq,
+        "terminal_name": r.terminal.name,
+        "merchant": {"code": merchant.code, "name": merchant.name} if merchant else None,
+        "ts": _moment(r.ts),
+        "received_at": r.received_at,
+        "card_seq": r.card_seq if purse_record else None,
+        "purse": r.purse or None,
+        "amount": amount,
+        "balance_before": before,
+        "balance_after": after,
+        "load_id": r.load_id or None,
+        "source": source,
+        "posting": r.posting_id,
+        "door": _raw_field(r.raw, "door") if door else None,
+        "result": _raw_field(r.raw, "result") if door else None,
+        "reason": _raw_field(r.raw, "reason") if door else None,
+        "direction": _raw_field(r.raw, "direction") if door else None,
+        "flags": [str(f) for f in r.flags] if isinstance(r.flags, list) else [],
+    }
+
+
+class CardRecordRows:
+    """The records of one card as `accounts.hooks.CardRecordList`: counted and sliced in
+    the database, each window turned into CardRecord dicts."""
+
+    def __init__(self, queryset: QuerySet[TerminalRecord]) -> None:
+        self.queryset = queryset
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __getitem__(self, window: slice) -> list[CardRecord]:
+        return [_card_record(r) for r in self.queryset[window]]
+
+
+def card_records(card: Card, *, since: dt.datetime | None, until: dt.datetime | None,
+                 types: Collection[str] | None) -> CardRecordRows:
+    """The card's accepted records (rejected ones and conflicts never: they moved
+    nothing), per card number: a replaced card keeps its own. A period and the order go
+    by `received_at`, the server's clock, as the card's ledger postings do (a record
+    posts when it arrives; a terminal's clock may be wrong): newest first, a batch's
+    records by the terminal's time and seq. Loads carry their pending load's source."""
+    qs = (TerminalRecord.objects.filter(card_id=card.pk, status=RecordStatus.ACCEPTED)
+          .select_related("terminal__merchant")
+          .annotate(load_source=Subquery(PendingLoad.objects.filter(load_id=OuterRef("load_id"))
+                                         .values("source")[:1]))
+          .order_by("-received_at", "-ts", "-terminal_seq", "-id"))
+    if types is not None:
+        qs = qs.filter(type__in=list(types))
+    if since is not None:
+        qs = qs.filter(received_at__gte=since)
+    if until is not None:
+        qs = qs.filter(received_at__lt=until)
+    return CardRecordRows(qs)

@@ -6,26 +6,26 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import services
-from accounts.api.common import CardHistoryPagination, card_records
-from accounts.api.filters import CardFilter
-from accounts.api.serializers import (
-    BalancesOutput,
-    CardOutput,
-    CardSummaryOutput,
-    StaffPostingOutput,
+from accounts.api.common import (
+    HISTORY_DESCRIPTION,
+    HISTORY_PARAMETERS,
+    StaffCardHistoryOutput,
+    card_history,
 )
+from accounts.api.filters import CardFilter
+from accounts.api.serializers import BalancesOutput, CardOutput, CardSummaryOutput
 from accounts.errors import UnknownCardholder
+from accounts.hooks import PURSE_RECORD_TYPES
 from accounts.models import Card, Purse, TopUpMethod
 from accounts.personalization import card_personalization_get
-from accounts.selectors import card_balances, card_get, card_postings, cardholder_get
-from core.api.serializers import InputSerializer, PeriodQuery, StrictIntegerField
+from accounts.selectors import card_balances, card_get, cardholder_get
+from core.api.serializers import InputSerializer, StrictIntegerField
 from core.api.views import StaffAPIView, error_responses, filtered, paginated, validated
 from core.errors import NotFound
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
@@ -35,23 +35,6 @@ from core.permissions import Area
 TAG = ["cards"]
 
 AMOUNT_ERRORS = ("invalid_amount", "balance_limit_exceeded")
-PERIOD_PARAMETERS = [
-    OpenApiParameter("from", str, description="YYYY-MM-DD or an ISO 8601 date-time (inclusive)"),
-    OpenApiParameter("to", str, description="YYYY-MM-DD (that whole day) or an ISO 8601 "
-                                            "date-time (exclusive)"),
-]
-
-
-def card_history(*, view: APIView, request: Request, card: Card,
-                 output: type[serializers.Serializer]) -> Response:
-    """Newest first: the card's ledger postings, paginated, and its terminal records."""
-    period = validated(PeriodQuery, request.query_params)
-    since, until = period.get("from"), period.get("to")
-    return paginated(
-        view=view, request=request, queryset=card_postings(card, since=since, until=until),
-        serializer_class=output, context={"cardholder_id": card.cardholder_id},
-        extra={"records": card_records(card, since=since, until=until)},
-    )
 
 
 class CardListView(StaffAPIView):
@@ -127,15 +110,17 @@ class CardPersonalizationView(StaffAPIView):
 
 
 class CardTransactionsView(StaffAPIView):
-    area = Area.CARDS
-    pagination_class = CardHistoryPagination
+    """The card's ledger postings and its accepted purchase and load records (its money
+    history; door and punch records are the holder's movements, not the card office's)."""
 
-    @extend_schema(tags=TAG, parameters=PERIOD_PARAMETERS,
-                   responses={200: StaffPostingOutput(many=True), **error_responses(
-                       {400: ("invalid_request",), 404: ("not_found",)})})
+    area = Area.CARDS
+
+    @extend_schema(tags=TAG, parameters=HISTORY_PARAMETERS, description=HISTORY_DESCRIPTION,
+                   responses={200: StaffCardHistoryOutput, **error_responses(
+                       {404: ("not_found",)}, query=True)})
     def get(self, request: Request, card_no: str) -> Response:
-        return card_history(view=self, request=request, card=card_get(card_no),
-                            output=StaffPostingOutput)
+        return card_history(request=request, card=card_get(card_no),
+                            output=StaffCardHistoryOutput, types=PURSE_RECORD_TYPES)
 
 
 # --- Actions --------------------------------------------------------------------------------

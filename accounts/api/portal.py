@@ -15,9 +15,15 @@ from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api.authentication import portal_username
-from accounts.api.cards import PERIOD_PARAMETERS, EmptyInput, card_history
-from accounts.api.common import CardHistoryPagination, PortalAPIView
-from accounts.api.serializers import CardholderDetailOutput, CardOutput, PostingOutput
+from accounts.api.cards import EmptyInput
+from accounts.api.common import (
+    HISTORY_DESCRIPTION,
+    HISTORY_PARAMETERS,
+    CardHistoryOutput,
+    PortalAPIView,
+    card_history,
+)
+from accounts.api.serializers import CardholderDetailOutput, CardOutput
 from accounts.errors import InvalidCredentials
 from accounts.selectors import card_get, cardholder_for_user
 from core.api.serializers import InputSerializer
@@ -83,13 +89,14 @@ class MeCardDetailView(PortalAPIView):
 
 
 class MeCardTransactionsView(PortalAPIView):
-    pagination_class = CardHistoryPagination
+    """The holder's own card: its postings and every accepted record of it, door and
+    punch records too."""
 
-    @extend_schema(tags=TAG, parameters=PERIOD_PARAMETERS,
-                   responses={200: PostingOutput(many=True), **error_responses(
-                       {400: ("invalid_request",), 404: ("not_found",)})})
+    @extend_schema(tags=TAG, parameters=HISTORY_PARAMETERS, description=HISTORY_DESCRIPTION,
+                   responses={200: CardHistoryOutput, **error_responses(
+                       {404: ("not_found",)}, query=True)})
     def get(self, request: Request, card_no: str) -> Response:
-        return card_history(view=self, request=request, output=PostingOutput,
+        return card_history(request=request, output=CardHistoryOutput, types=None,
                             card=card_get(card_no, cardholder=self.holder))
 
 
