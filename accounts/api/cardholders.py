@@ -138,9 +138,11 @@ class CardholderImportView(StaffAPIView):
             ref_name = "CardholderImportSummary"
 
     @extend_schema(
-        tags=TAG, request={"multipart/form-data": Input},
-        responses={200: Output, **error_responses({400: ("import_failed",)}, body=True)},
+        tags=TAG, request={"multipart/form-data": Input}, parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: Output, **error_responses({400: ("import_failed",)}, body=True,
+                                                  idempotent=True)},
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         upload = validated(self.Input, request.data)["file"]
         rows = read_cardholder_rows(upload, upload.name)
@@ -149,7 +151,9 @@ class CardholderImportView(StaffAPIView):
 
 
 class CardholderPasswordView(StaffAPIView):
-    """The card office sets (or resets) a cardholder's portal password."""
+    """The card office sets (or resets) a cardholder's portal password. No Idempotency-Key:
+    the body holds the password, which the server keeps nowhere but in the holder's hash;
+    setting the same password again is harmless."""
 
     area = Area.CARDHOLDERS
 

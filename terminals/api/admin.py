@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from core.api.serializers import InputSerializer, QuerySerializer
 from core.api.views import StaffAPIView, error_responses, query_params
 from core.errors import InvalidRequest
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.permissions import Area
 from terminals import selectors, services
 from terminals.models import TerminalKind, TerminalStatus
@@ -58,7 +59,11 @@ class TerminalListView(StaffAPIView):
 class TerminalDisableView(StaffAPIView):
     area = Area.TERMINALS
 
-    @extend_schema(request=ReasonInput, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=ReasonInput, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: OpenApiTypes.OBJECT,
+                              **error_responses({404: ("not_found",)}, body=True,
+                                                idempotent=True)})
+    @idempotent
     def post(self, request: Request, terminal_id: str) -> Response:
         terminal = services.terminal_disable(
             terminal=selectors.terminal_get(terminal_id), by=request.user, reason=_reason(request))
@@ -68,7 +73,11 @@ class TerminalDisableView(StaffAPIView):
 class TerminalEnableView(StaffAPIView):
     area = Area.TERMINALS
 
-    @extend_schema(request=ReasonInput, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(request=ReasonInput, parameters=[IDEMPOTENCY_PARAMETER],
+                   responses={200: OpenApiTypes.OBJECT,
+                              **error_responses({404: ("not_found",)}, body=True,
+                                                idempotent=True)})
+    @idempotent
     def post(self, request: Request, terminal_id: str) -> Response:
         terminal = services.terminal_enable(
             terminal=selectors.terminal_get(terminal_id), by=request.user, reason=_reason(request))
@@ -76,6 +85,10 @@ class TerminalEnableView(StaffAPIView):
 
 
 class TerminalRotateSecretView(StaffAPIView):
+    """No Idempotency-Key: a replayed answer would have to keep the new secret in clear
+    (secrets are stored only wrapped under the KEK). A retry after a lost answer simply
+    rotates again, and the secret it shows is the one that works."""
+
     area = Area.TERMINALS
 
     @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})

@@ -156,6 +156,22 @@ def test_clerk_imports_a_csv_of_new_students(desk: Any) -> None:
     assert Cardholder.objects.filter(number="S3002", org_unit__code="EE").exists()
 
 
+def test_an_import_retried_with_its_idempotency_key_answers_as_the_first_time(desk: Any) -> None:
+    text = "number,name,kind,department\nS3101,Lin Yi,student,CS\n"
+
+    def send(body: str) -> Any:
+        return desk.post("/api/v1/cardholders/import", {"file": csv_upload(body)},
+                         format="multipart", HTTP_IDEMPOTENCY_KEY="import-2026-09")
+
+    first, again = send(text), send(text)
+    other_file = send(text.replace("Lin Yi", "Lin Er"))
+
+    assert first.json() == again.json() == {"created": 1, "updated": 0, "unchanged": 0}
+    assert code_of(other_file) == "idempotency_key_reused"
+    assert Cardholder.objects.get(number="S3101").name == "Lin Yi"
+    assert AuditEvent.objects.filter(action__startswith="cardholder.import").count() == 1
+
+
 def test_clerk_imports_an_xlsx_that_updates_one_holder_and_adds_another(clerk: Any,
                                                                         desk: Any) -> None:
     make_cardholder(by=clerk, number="S3001", name="Old Name", department="CS")
