@@ -19,9 +19,11 @@ from typing import Any, Generic, Protocol, TypedDict, TypeVar
 from django.core.exceptions import ImproperlyConfigured
 
 from accounts.models import Card
+from accounts.services.movements import MovementType
 
-# The record types a card history may ask for (terminal-protocol.md §4).
-PURSE_RECORD_TYPES = ("purchase", "load")
+# The record types that move a purse (terminal-protocol.md §4): the card office's view
+# of a card history asks for these.
+PURSE_RECORD_TYPES = tuple(MovementType)
 
 
 class MerchantRef(TypedDict):

@@ -30,6 +30,7 @@ from accounts.services import CardMovement, card_movements_apply
 from core.db import bulk_cursor
 from terminals.errors import BatchTooLarge, InvalidBatch
 from terminals.models import (
+    PURSE_TYPES,
     QuarantinedRecord,
     RecordStatus,
     RecordType,
@@ -131,7 +132,7 @@ def validate_record(record: dict[str, Any]) -> None:
     card_no = record.get("card_no")
     _require(isinstance(card_no, str) and 1 <= len(card_no) <= 32, "card_no must be a string")
     assert isinstance(card_no, str)
-    if kind in (RecordType.PURCHASE, RecordType.LOAD):
+    if kind in PURSE_TYPES:
         _require(bool(_CARD_NO.match(card_no)), "card_no must be 8 to 19 digits")
         _require(_is_int(record.get("card_seq"), 1), "card_seq must be a whole number from 1")
         _require(record.get("purse") in ("main", "subsidy"), "purse must be main or subsidy")
@@ -253,7 +254,7 @@ def _decide(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
                 p.record["ts"] > received_at.timestamp() + 300:
             p.flags.append("clock_skew")
         p.status = RecordStatus.ACCEPTED
-        if p.record["type"] in (RecordType.PURCHASE, RecordType.LOAD):
+        if p.record["type"] in PURSE_TYPES:
             purse_records.append(p)
     accepted = [p for p in fresh if p.status == RecordStatus.ACCEPTED]
     cards = cards_by_number({p.record["card_no"] for p in accepted})

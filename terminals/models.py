@@ -113,6 +113,10 @@ class RecordType(models.TextChoices):
     PUNCH = "punch", _("Punch")
 
 
+# The record types that move money on a purse.
+PURSE_TYPES = (RecordType.PURCHASE, RecordType.LOAD)
+
+
 class RecordStatus(models.TextChoices):
     ACCEPTED = "accepted", _("Accepted")
     REJECTED = "rejected", _("Rejected")

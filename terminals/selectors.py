@@ -12,14 +12,18 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from accounts.hooks import CardRecord
-from accounts.models import Card, PendingLoad
+from accounts.models import Card, CardStatus, PendingLoad
 from core.errors import NotFound
 from terminals.models import (
+    PURSE_TYPES,
     HeartbeatLog,
     QuarantinedRecord,
     RecordStatus,
+    RecordType,
     Terminal,
+    TerminalKind,
     TerminalRecord,
+    TerminalStatus,
 )
 
 
@@ -40,7 +44,7 @@ def terminal_list(*, kind: str | None = None, status: str | None = None) -> Quer
 
 
 POS_DEFAULTS: dict[str, object] = {"mode": "free", "max_amount": 5000, "collect_loads": False}
-KIND_DEFAULTS: dict[str, dict[str, object]] = {"pos": POS_DEFAULTS}
+KIND_DEFAULTS: dict[str, dict[str, object]] = {TerminalKind.POS: POS_DEFAULTS}
 
 
 def terminal_config(terminal: Terminal) -> dict[str, object]:
@@ -59,9 +63,10 @@ def terminal_config(terminal: Terminal) -> dict[str, object]:
 
 def terminal_may_load(terminal: Terminal) -> bool:
     """Kiosks and issuers write loads; a POS only when its config collects them."""
-    if terminal.kind in ("kiosk", "issuer"):
+    if terminal.kind in (TerminalKind.KIOSK, TerminalKind.ISSUER):
         return True
-    return terminal.kind == "pos" and bool(terminal_config(terminal)["params"].get("collect_loads"))  # type: ignore[attr-defined]
+    params: Any = terminal_config(terminal)["params"]
+    return terminal.kind == TerminalKind.POS and bool(params.get("collect_loads"))
 
 
 HEARTBEAT_DEFAULT_S = 60
@@ -70,7 +75,7 @@ MISSED_HEARTBEATS_OFFLINE = 3
 
 def terminal_status(terminal: Terminal, now: float | None = None) -> str:
     """online, offline (3 missed heartbeats), or the registry status when not active."""
-    if terminal.status != "active":
+    if terminal.status != TerminalStatus.ACTIVE:
         return str(terminal.status)
     interval = (terminal.params or {}).get("heartbeat_s", HEARTBEAT_DEFAULT_S)
     if terminal.last_seen is None:
@@ -137,7 +142,7 @@ def terminal_seq_gaps() -> list[tuple[str, int, int]]:
 def cards_with_records_received(start: Any, end: Any) -> set[int]:
     return set(TerminalRecord.objects.filter(
         received_at__gte=start, received_at__lt=end, card__isnull=False,
-        type__in=("purchase", "load"), status=RecordStatus.ACCEPTED,
+        type__in=PURSE_TYPES, status=RecordStatus.ACCEPTED,
     ).values_list("card_id", flat=True).distinct())
 
 
@@ -145,7 +150,7 @@ def purse_records_of_cards(card_ids: set[int]) -> Iterator[Any]:
     """The accepted purse records of these cards in card and counter order, as light rows
     (only the fields the chain checks read; a night has a million of them)."""
     return (TerminalRecord.objects.filter(card_id__in=card_ids, status=RecordStatus.ACCEPTED,
-                                          type__in=("purchase", "load"))
+                                          type__in=PURSE_TYPES)
             .annotate(terminal_code=F("terminal__terminal_id"))
             .order_by("card_id", "card_seq", "received_at")
             .values_list("card_id", "card_seq", "received_at", "balance_before", "amount",
@@ -165,7 +170,7 @@ def purchases_on_listed_cards(start: Any, end: Any) -> Iterator[tuple[TerminalRe
     (its last heartbeat before the sale)."""
     from accounts.selectors import blacklist_state_at
 
-    qs = (TerminalRecord.objects.filter(status=RecordStatus.ACCEPTED, type="purchase",
+    qs = (TerminalRecord.objects.filter(status=RecordStatus.ACCEPTED, type=RecordType.PURCHASE,
                                         received_at__gte=start, received_at__lt=end,
                                         card__blacklist_versions__isnull=False)
           .distinct().select_related("terminal"))
@@ -177,9 +182,9 @@ def purchases_on_listed_cards(start: Any, end: Any) -> Iterator[tuple[TerminalRe
 
 
 def purchases_after_replacement(start: Any, end: Any) -> Iterator[tuple[TerminalRecord, Any]]:
-    qs = (TerminalRecord.objects.filter(status=RecordStatus.ACCEPTED, type="purchase",
+    qs = (TerminalRecord.objects.filter(status=RecordStatus.ACCEPTED, type=RecordType.PURCHASE,
                                         received_at__gte=start, received_at__lt=end,
-                                        card__status="replaced")
+                                        card__status=CardStatus.REPLACED)
           .select_related("terminal", "card"))
     for r in qs.iterator(chunk_size=2000):
         closed = r.card.closed_at if r.card else None
@@ -193,7 +198,7 @@ def purchase_for_refund(terminal_id: str, terminal_seq: int) -> TerminalRecord |
     return (TerminalRecord.objects.select_for_update(of=("self",))
             .select_related("terminal__merchant", "card__cardholder")
             .filter(terminal__terminal_id=terminal_id, terminal_seq=terminal_seq,
-                    type="purchase", status=RecordStatus.ACCEPTED).first())
+                    type=RecordType.PURCHASE, status=RecordStatus.ACCEPTED).first())
 
 
 # --- A card's history (registered into accounts.hooks.card_record_source) ----------------
@@ -216,16 +221,16 @@ def _raw_field(raw: Any, name: str) -> Any:
 
 
 def _card_record(r: Any) -> CardRecord:
-    purse_record = r.type in ("purchase", "load")
+    purse_record = r.type in PURSE_TYPES
     amount = r.amount if purse_record else None
     before = r.balance_before if purse_record else None
     after = None
     if amount is not None and before is not None:
-        after = before - amount if r.type == "purchase" else before + amount
+        after = before - amount if r.type == RecordType.PURCHASE else before + amount
     source = None
-    if r.type == "load":
+    if r.type == RecordType.LOAD:
         source = r.load_source if r.load_id else _raw_field(r.raw, "source")
-    door = r.type == "door"
+    door = r.type == RecordType.DOOR
     merchant = r.terminal.merchant
     return {
         "type": r.type,
