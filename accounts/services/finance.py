@@ -115,13 +115,8 @@ def purse_adjust(*, card: Card, purse: str, amount: int, by: Any, reason: str,
         key=f"adjust:{key}", kind=PostingKind.ADJUSTMENT, card=card, by=by, memo=reason[:255],
         legs=[(suspense(), -amount), (code, amount)],
     )
-    load = None
-    if amount > 0 and card.is_live:
-        load = PendingLoad.objects.create(
-            card=card, purse=purse, amount=amount, source=LoadSource.CORRECTION,
-            reference=reason[:128], posting=posting,
-            created_by=by if getattr(by, "pk", None) else None,
-        )
+    load = _correction_load(card=card, purse=purse, amount=amount, reason=reason,
+                            posting=posting, by=by) if amount > 0 else None
     audit_record(action="card.adjust", actor=by, subject=card, channel=channel,
                  after={"purse": purse, "amount": amount, "reason": reason,
                         "load_id": load.load_id if load else None})
@@ -143,13 +138,8 @@ def purchase_refund_post(
         legs=[(merchant_payable_account(merchant_code), -amount),
               (purse_account(card.cardholder, purse), amount)],
     )
-    load = None
-    if card.is_live:
-        load = PendingLoad.objects.create(
-            card=card, purse=purse, amount=amount, source=LoadSource.CORRECTION,
-            reference=reason[:128], posting=posting,
-            created_by=by if getattr(by, "pk", None) else None,
-        )
+    load = _correction_load(card=card, purse=purse, amount=amount, reason=reason,
+                            posting=posting, by=by)
     audit_record(action="card.purchase_refund", actor=by, subject=card, channel=channel,
                  after={"purse": purse, "amount": amount, "merchant": merchant_code,
                         "reason": reason, "posting": posting.pk,
@@ -268,3 +258,16 @@ def subsidy_batch_create(
         channel=channel,
     )
     return SubsidyResult(batch=batch, created=True)
+
+
+def _correction_load(*, card: Card, purse: str, amount: int, reason: str, posting: Any,
+                     by: Any) -> PendingLoad | None:
+    """Money credited to a holder's purse is owed to the card as a correction load; a
+    closed card's holder gets it on the next card (replacement carries pending loads)."""
+    if not card.is_live:
+        return None
+    return PendingLoad.objects.create(
+        card=card, purse=purse, amount=amount, source=LoadSource.CORRECTION,
+        reference=reason[:128], posting=posting,
+        created_by=by if getattr(by, "pk", None) else None,
+    )
