@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "accounts",
     "terminals",
     "settlement",
+    "access",
     "onecard",
 ]
 

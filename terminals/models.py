@@ -195,12 +195,15 @@ class QuarantinedRecord(models.Model):
 
 
 class HeartbeatLog(models.Model):
-    """Each heartbeat's blacklist version: reconciliation asks which version a terminal
+    """Each heartbeat's list versions: reconciliation asks which version a terminal
     had applied when it sold to a card (§7 blacklisted_card_used)."""
 
     terminal = models.ForeignKey(Terminal, on_delete=models.CASCADE, related_name="+")
     at = models.DateTimeField(_("at"))
     blacklist_version = models.BigIntegerField(_("blacklist version applied"))
+    # Door controllers: the access list they had applied (a revoked card let in by a
+    # controller still on an older list is its list's fault, not the server's).
+    access_list_version = models.BigIntegerField(_("access list version applied"), default=0)
 
     class Meta:
         verbose_name = _("heartbeat")

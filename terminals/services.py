@@ -144,7 +144,8 @@ def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Termina
                 for f in faults[:32]],
     )
     HeartbeatLog.objects.create(terminal=terminal, at=now,
-                                blacklist_version=report.get("blacklist_version", 0))
+                                blacklist_version=report.get("blacklist_version", 0),
+                                access_list_version=report.get("access_list_version", 0))
     terminal.refresh_from_db()
     return terminal
 
