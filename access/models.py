@@ -368,6 +368,63 @@ class AccessListChange(models.Model):
         return f"{self.controller_id} v{self.version} {self.kind} {self.card_no}".strip()
 
 
+class ControllerGrant(models.Model):
+    """A card's current grant on a controller, as the access list publishes it: the doors
+    it may open under one schedule (a named schedule, or a combined `combo-<hash>`), and
+    for a visitor's grant the period. Written only by the list refresh, beside the
+    change-log line that announces it, under the controller's version lock."""
+
+    controller = models.ForeignKey("terminals.Terminal", on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("controller"))
+    card_no = models.CharField(_("card number"), max_length=19)
+    cardholder = models.ForeignKey("accounts.Cardholder", on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("cardholder"))
+    doors = models.JSONField(_("door numbers"))
+    schedule = models.CharField(_("schedule code"), max_length=40)
+    valid_from = models.BigIntegerField(_("valid from (epoch seconds)"), null=True, blank=True)
+    valid_to = models.BigIntegerField(_("valid to (epoch seconds)"), null=True, blank=True)
+    version = models.BigIntegerField(_("version written"))
+
+    class Meta:
+        verbose_name = _("controller grant")
+        verbose_name_plural = _("controller grants")
+        ordering = ["controller", "card_no"]
+        constraints = [
+            models.UniqueConstraint(fields=["controller", "card_no"],
+                                    name="access_grant_unique_card"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="access_grant_version_pos"),
+            models.CheckConstraint(
+                condition=(Q(valid_from__isnull=True) & Q(valid_to__isnull=True))
+                | (Q(valid_from__isnull=False) & Q(valid_to__gt=F("valid_from"))),
+                name="access_grant_period"),
+        ]
+        indexes = [models.Index(fields=["cardholder"], name="access_grant_holder")]
+
+    def __str__(self) -> str:
+        return f"{self.controller_id} {self.card_no} {self.doors} {self.schedule}"
+
+
+class CombinedSchedule(models.Model):
+    """A schedule the server made for access lists (`combo-<hash>`, named by its content,
+    so it never changes): the union of several schedules' windows for one grant, each
+    window limited to the doors (and period) it came with."""
+
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    windows = models.JSONField(_("windows"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("combined schedule")
+        verbose_name_plural = _("combined schedules")
+        constraints = [
+            models.CheckConstraint(condition=Q(code__startswith="combo-"),
+                                   name="access_combined_code_prefix"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
 # --- Events and alarms ----------------------------------------------------------------
 
 

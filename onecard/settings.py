@@ -161,3 +161,6 @@ ONECARD_RECONCILE_AT: str = env.str("ONECARD_RECONCILE_AT", default="02:30")
 # An adjustment above this many fen needs a second finance user's approval.
 ONECARD_ADJUST_APPROVAL_THRESHOLD: int = env.int("ONECARD_ADJUST_APPROVAL_THRESHOLD",
                                                  default=10_000)
+# Door access lists: days of change log kept for deltas (a controller further behind
+# gets a full list).
+ONECARD_ACCESS_LOG_DAYS: int = env.int("ONECARD_ACCESS_LOG_DAYS", default=30)

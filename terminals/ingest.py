@@ -39,6 +39,7 @@ from terminals.models import (
     TerminalRecord,
 )
 from terminals.selectors import terminal_may_load
+from terminals.signals import records_accepted
 
 MAX_RECORDS = 1000
 MAX_BODY_BYTES = 1 << 20
@@ -228,6 +229,10 @@ def records_ingest(*, terminal: Terminal, records: list[dict[str, Any]]) -> Batc
                 if p.detail:
                     results[p.index]["detail"] = p.detail
         _store(terminal, fresh, received_at)
+        accepted = [(p.record["terminal_seq"], p.record["type"]) for p in fresh
+                    if p.status == RecordStatus.ACCEPTED]
+        if accepted:  # door events (access), punches (attendance): in this transaction
+            records_accepted.send(sender=Terminal, terminal=terminal, records=accepted)
         if quarantine:
             QuarantinedRecord.objects.bulk_create(quarantine, ignore_conflicts=True)
         contiguous = _advance_contiguous(terminal)

@@ -26,6 +26,7 @@ from terminals.models import (
     TerminalKind,
     TerminalStatus,
 )
+from terminals.signals import heartbeat_received, terminal_registered
 
 SECRET_BYTES = 32
 MAX_DOORS = 64
@@ -103,6 +104,7 @@ def terminal_register(
                "merchant": merchant.code if merchant else None, "doors": doors},
         channel=channel,
     )
+    terminal_registered.send(sender=Terminal, terminal=terminal)
     return terminal, secret.hex()
 
 
@@ -134,6 +136,15 @@ def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Termina
     ):
         raise InvalidRequest(_('faults must be a list of {"code", "message"}.'), field="faults")
     now = timezone.now()
+    with transaction.atomic():
+        _heartbeat_store(terminal, report, faults, now)
+        heartbeat_received.send(sender=Terminal, terminal=terminal, report=report, at=now)
+    terminal.refresh_from_db()
+    return terminal
+
+
+def _heartbeat_store(terminal: Terminal, report: dict[str, Any], faults: list[Any],
+                     now: Any) -> None:
     Terminal.objects.filter(pk=terminal.pk).update(
         last_seen=now,
         blacklist_version=report.get("blacklist_version", 0),
@@ -146,8 +157,6 @@ def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Termina
     HeartbeatLog.objects.create(terminal=terminal, at=now,
                                 blacklist_version=report.get("blacklist_version", 0),
                                 access_list_version=report.get("access_list_version", 0))
-    terminal.refresh_from_db()
-    return terminal
 
 
 TOUCH_EVERY_S = 30

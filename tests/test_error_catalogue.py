@@ -21,8 +21,8 @@ def schema() -> dict[str, Any]:
     return SchemaGenerator().get_schema(request=None, public=True)
 
 
-def test_the_catalogues_are_the_four_apps_errors_modules() -> None:
-    apps = {"core", "accounts", "terminals", "settlement"}
+def test_the_catalogues_are_the_five_apps_errors_modules() -> None:
+    apps = {"core", "accounts", "terminals", "settlement", "access"}
 
     assert {f"{app}.errors" for app in apps} == CATALOGUE_MODULES
 

@@ -25,6 +25,7 @@ from accounts.models import (
     OrgUnitKind,
     Purse,
 )
+from accounts.signals import cardholder_changed
 from core.errors import InvalidRequest
 
 
@@ -144,6 +145,9 @@ def cardholder_update(
             setattr(holder, name, value)
     holder.save()
     after = _holder_snapshot(holder)
+    moved = [f for f in ("department", "status") if after[f] != before[f]]
+    if moved:  # access groups by org unit, grants of active holders only
+        cardholder_changed.send(sender=Cardholder, cardholder=holder, fields=moved)
     if after != before:
         audit_record(
             action="cardholder.update",

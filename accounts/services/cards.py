@@ -37,7 +37,14 @@ from accounts.models import (
 )
 from accounts.selectors import card_locked
 from accounts.services._shared import money_source
+from accounts.signals import card_status_changed
 from core.errors import InvalidRequest
+
+
+def _status_changed(card: Card, action: str) -> None:
+    """Tell the apps above (access lists) inside this transaction, so what they write
+    commits with the change."""
+    card_status_changed.send(sender=Card, card=card, action=action)
 
 
 def _card_snapshot(card: Card) -> dict[str, Any]:
@@ -141,6 +148,7 @@ def card_issue(
             "carried_loads": [load.load_id for load in carried],
         },
     )
+    _status_changed(card, "issue")
     return card
 
 
@@ -197,6 +205,7 @@ def _card_change_status(
         card.closed_at = timezone.now()
     _blacklist_sync(card, reason=action)
     card.save()
+    _status_changed(card, action)
     audit_record(
         action=f"card.{action}",
         actor=by,
@@ -296,6 +305,8 @@ def card_replace(*, card: Card, uid: str, by: Any, channel: str = "api") -> Card
     moved = _move_to_new_card(old, new, by)
     old.replaced_by = new
     old.save()
+    _status_changed(old, "replace")
+    _status_changed(new, "issue")
     audit_record(
         action="card.replace",
         actor=by,
@@ -398,6 +409,7 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
     card.deposit = 0
     _blacklist_sync(card, reason="cancel")
     card.save()
+    _status_changed(card, "cancel")
     audit_record(
         action="card.cancel",
         actor=by,
@@ -420,6 +432,7 @@ def card_suspect_clone(*, card: Card, by: Any, detail: str = "", channel: str = 
     card.suspected_clone = True
     _blacklist_sync(card, reason="suspected_clone")
     card.save()
+    _status_changed(card, "suspect_clone")
     audit_record(action="card.suspect_clone", actor=by, subject=card, channel=channel,
                  before=before, after={**_card_snapshot(card), "detail": detail})
     return card

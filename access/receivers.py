@@ -1,0 +1,34 @@
+"""What access does when the apps below it report an event (connected in
+AccessConfig.ready()); each runs inside the transaction of the change it hears of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from access import services
+from access.models import AccessGroupOrgUnit
+from access.services.lists import Affected
+
+
+def on_card_status_changed(*, card: Any, action: str, **_kwargs: Any) -> None:
+    # A replacement is announced twice: `replace` for the old card, then `issue` for the
+    # new one. The second refresh moves the holder's grants from the one to the other in
+    # one version; the first would only add a version in between.
+    if action == "replace":
+        return
+    services.lists_refresh(Affected(holders={card.cardholder_id}))
+
+
+def on_cardholder_changed(*, cardholder: Any, fields: list[str], **_kwargs: Any) -> None:
+    groups: set[int] = set()
+    if "department" in fields:  # first-card and excepted groups by org unit may change
+        groups = set(AccessGroupOrgUnit.objects.values_list("group_id", flat=True))
+    services.lists_refresh(Affected(holders={cardholder.pk}, groups=groups))
+
+
+def on_terminal_registered(*, terminal: Any, **_kwargs: Any) -> None:
+    services.doors_register(controller=terminal)
+
+
+def on_records_accepted(*, terminal: Any, records: list[tuple[int, str]], **_kwargs: Any) -> None:
+    services.events_from_records(terminal=terminal, records=records)
