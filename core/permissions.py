@@ -24,6 +24,7 @@ class Area(enum.StrEnum):
     BANK_STATEMENTS = "bank_statements"
     CASH = "cash"
     CORRECTIONS = "corrections"
+    ACCESS = "access"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ ROLE_MATRIX: dict[Area, AreaAccess] = {
     Area.CORRECTIONS: AreaAccess(frozenset({Role.CARD_OFFICE, Role.FINANCE})),
     Area.BANK_TRANSFERS: AreaAccess(frozenset({Role.BANK})),
     Area.BANK_STATEMENTS: AreaAccess(frozenset({Role.FINANCE})),
+    Area.ACCESS: AreaAccess(frozenset({Role.SECURITY})),
 }
 
 

@@ -6,6 +6,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The door controllers' calls answer from access (terminals may not import it).
+    path("api/v1/terminal/", include("access.api.terminal_urls")),
     path("api/v1/terminal/", include("terminals.api.urls")),
     path("", include("terminals.api.admin_urls")),
     path("", include("settlement.api.urls")),
@@ -13,7 +15,9 @@ urlpatterns = [
     path("", include("settlement.api.settlement_urls")),
     path("", include("settlement.api.bank_urls")),
     path("", include("settlement.api.report_urls")),
+    path("", include("access.api.events_urls")),
     path("api/v1/", include("accounts.api.urls")),
+    path("api/v1/access/", include("access.api.urls")),
 ]
 
 handler404 = "core.errors.json_not_found"

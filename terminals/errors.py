@@ -44,12 +44,6 @@ class NotAllowedForKind(DomainError):
     default_message = _("This kind of terminal may not make this call.")
 
 
-class NotImplementedYet(DomainError):
-    code = "not_implemented"
-    status = 501
-    default_message = _("Access control arrives with the access-control release.")
-
-
 class InvalidBatch(DomainError):
     code = "invalid_batch"
     default_message = _('The body must be {"records": [...]} with 1 to 1000 records.')

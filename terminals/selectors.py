@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.hooks import CardRecord
 from accounts.models import Card, CardStatus, PendingLoad
 from core.errors import NotFound
+from terminals.hooks import access_list_version
 from terminals.models import (
     PURSE_TYPES,
     HeartbeatLog,
@@ -95,6 +96,9 @@ def terminal_overview(terminal: Terminal) -> dict[str, object]:
         "last_seen": terminal.last_seen.isoformat() if terminal.last_seen else None,
         "blacklist_version": terminal.blacklist_version,
         "access_list_version": terminal.access_list_version,
+        # A door controller's current list version: above the applied one, it lags behind.
+        "access_list_latest": (access_list_version(terminal)
+                               if terminal.kind == TerminalKind.DOOR else None),
         "last_seq": terminal.contiguous_seq,
         "reported_last_seq": terminal.reported_last_seq,
         "queued_records": terminal.queued_records,
@@ -289,3 +293,29 @@ def card_records(card: Card, *, since: dt.datetime | None, until: dt.datetime | 
     if until is not None:
         qs = qs.filter(received_at__lt=until)
     return CardRecordRows(qs)
+
+
+# --- Door records, read by access (each accepted `door` record becomes a door event) -----
+
+
+def door_records_accepted(*, terminal: Terminal | None = None,
+                          seqs: Collection[int] | None = None) -> QuerySet[TerminalRecord]:
+    """Accepted `door` records, in the order passages happened: by the controller's time,
+    then by controller and seq (anti-passback judges each passage by the ones before it)."""
+    qs = TerminalRecord.objects.filter(type=RecordType.DOOR, status=RecordStatus.ACCEPTED)
+    if terminal is not None:
+        qs = qs.filter(terminal=terminal)
+    if seqs is not None:
+        qs = qs.filter(terminal_seq__in=list(seqs))
+    return qs.select_related("terminal").order_by("ts", "terminal_id", "terminal_seq")
+
+
+def access_list_versions_applied(terminal: Terminal, start: dt.datetime, end: dt.datetime,
+                                 ) -> list[tuple[dt.datetime, int]]:
+    """The access-list versions a door controller reported applying, (heartbeat time,
+    version) oldest first, from its last heartbeat at or before `start` to `end`: the
+    version it held at a moment is that of its last heartbeat at or before it."""
+    log = HeartbeatLog.objects.filter(terminal=terminal)
+    first = log.filter(at__lte=start).order_by("-at").values_list("at", flat=True).first()
+    beats = log.filter(at__lte=end, at__gte=first or start).order_by("at", "id")
+    return [(at, int(version)) for at, version in beats.values_list("at", "access_list_version")]

@@ -55,8 +55,10 @@ def events_from_records(*, terminal: Terminal, records: Sequence[tuple[int, str]
         doors_register(controller=terminal)
         doors = {d.number: d for d in Door.objects.filter(controller=terminal)
                  .select_related("area")}
+    # A record already projected (by another projector of the same records) is left alone.
     rows = (TerminalRecord.objects.filter(terminal=terminal, terminal_seq__in=seqs,
-                                          status=RecordStatus.ACCEPTED)
+                                          status=RecordStatus.ACCEPTED,
+                                          access_event__isnull=True)
             .order_by("ts", "terminal_seq"))
     cards = dict(Card.objects.filter(card_no__in={r.card_no for r in rows})
                  .values_list("card_no", "cardholder_id"))

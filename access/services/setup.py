@@ -93,7 +93,7 @@ def door_update(*, door: Door, by: Any, channel: str = "api", **changes: Any) ->
     unknown = set(changes) - set(DOOR_UPDATABLE)
     if unknown:
         raise InvalidRequest(_("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
-    door = Door.objects.select_for_update().select_related(
+    door = Door.objects.select_for_update(of=("self",)).select_related(
         "area", "unlock_schedule", "first_card_group").get(pk=door.pk)
     before = _door_snapshot(door)
     if "name" in changes:

@@ -10,6 +10,4 @@ urlpatterns = [
     ),
     re_path(r"^config(?:/)?$", views.ConfigView.as_view(), name="terminal-config"),
     re_path(r"^heartbeat(?:/)?$", views.HeartbeatView.as_view(), name="terminal-heartbeat"),
-    re_path(r"^access-list(?:/)?$", views.AccessListView.as_view(), name="terminal-access-list"),
-    re_path(r"^access-check(?:/)?$", views.AccessCheckView.as_view(), name="terminal-access-check"),
 ]

@@ -19,7 +19,8 @@ from accounts.selectors import blacklist_delta, blacklist_version, card_get, car
 from core.errors import InvalidRequest
 from terminals import ingest
 from terminals.auth import TerminalSignatureAuthentication
-from terminals.errors import NotAllowedForKind, NotImplementedYet
+from terminals.errors import NotAllowedForKind
+from terminals.hooks import access_list_version
 from terminals.models import Terminal
 from terminals.selectors import terminal_config, terminal_may_load
 from terminals.services import terminal_heartbeat, terminal_touch
@@ -52,7 +53,7 @@ def _refused(name: str, message: Any) -> InvalidRequest:
 SINCE_DIGITS = 15
 
 
-def _since(request: Request) -> int:
+def since_of(request: Request) -> int:
     raw = request.query_params.get("since", "0")
     if not (raw.isascii() and raw.isdigit()) or len(raw) > SINCE_DIGITS:  # "²".isdigit() too
         raise _refused("since", _("since must be a whole number."))
@@ -70,7 +71,7 @@ class BlacklistView(TerminalView):
     @extend_schema(parameters=[SINCE], responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         terminal_touch(self.terminal(request))
-        return Response(blacklist_delta(_since(request)).as_dict())
+        return Response(blacklist_delta(since_of(request)).as_dict())
 
 
 class PendingLoadsView(TerminalView):
@@ -106,19 +107,6 @@ class HeartbeatView(TerminalView):
         return Response({
             "server_time": ingest.server_time(),
             "blacklist_version": blacklist_version(),
-            "access_list_version": 0,
+            "access_list_version": access_list_version(terminal),
             "config_version": terminal.config_version,
         })
-
-
-class AccessListView(TerminalView):
-    @extend_schema(parameters=[SINCE], responses={501: OpenApiTypes.OBJECT})
-    def get(self, request: Request) -> Response:
-        _since(request)  # a malformed request is refused as such, even here
-        raise NotImplementedYet()
-
-
-class AccessCheckView(TerminalView):
-    @extend_schema(request=OpenApiTypes.OBJECT, responses={501: OpenApiTypes.OBJECT})
-    def post(self, request: Request) -> Response:
-        raise NotImplementedYet()

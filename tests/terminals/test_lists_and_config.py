@@ -1,5 +1,6 @@
 """What terminals fetch and report (terminal-protocol.md §5): the blacklist and its
-deltas, pending loads, config, heartbeat; access control answers 501 for now."""
+deltas, pending loads, config, heartbeat; who may ask for access lists (the lists
+themselves are tested in tests/access)."""
 
 from __future__ import annotations
 
@@ -334,18 +335,23 @@ def test_a_malformed_heartbeat_is_400_and_records_nothing(pos, body) -> None:
     assert (terminal.last_seen, terminal.blacklist_version, terminal.faults) == (None, 0, [])
 
 
-# --- access control: a later release ----------------------------------------------------------
+# --- access control (tests/access has the lists themselves) ------------------------------
 
 
-def test_access_list_and_access_check_are_not_implemented_yet(client, clerk) -> None:
+def test_a_door_controller_gets_its_access_list_and_other_kinds_do_not(client, clerk,
+                                                                       pos) -> None:
     door = terminal_for(client, "door", by=clerk)
 
     listed = door.get("/api/v1/terminal/access-list?since=0")
     checked = door.post("/api/v1/terminal/access-check",
                         {"card_no": "20260001", "door": 1, "ts": int(time.time())})
+    refused = pos.get("/api/v1/terminal/access-list?since=0")
 
-    assert error(listed) == (501, "not_implemented")
-    assert error(checked) == (501, "not_implemented")
+    assert listed.status_code == 200
+    assert listed.json() == {"version": 0, "full": True, "schedules": {}, "grants": [],
+                             "revoke": [], "holidays": []}
+    assert checked.json() == {"granted": False, "reason": "unknown_card"}
+    assert error(refused) == (403, "not_allowed_for_kind")
 
 
 def test_access_control_still_needs_a_signature(client, clerk) -> None:

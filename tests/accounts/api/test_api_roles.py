@@ -55,6 +55,12 @@ STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("post", "/api/v1/bank/transfers", {"bank_ref": "B20261101-000001", "cardholder": "S2026001",
                                         "amount": 100, "ts": "2026-11-01T09:30:00+08:00"}),
     ("post", "/api/v1/bank/statements", "csv"),
+    ("get", "/api/v1/access/doors", None),
+    ("patch", "/api/v1/access/doors/DOOR-9999-1", {"name": "n"}),
+    ("post", "/api/v1/access/schedules", {"code": "s", "name": "S", "windows": [
+        {"days": [1], "from": "08:00", "to": "09:00"}]}),
+    ("post", "/api/v1/access/groups/lab-a/members", {"add": [], "remove": []}),
+    ("post", "/api/v1/access/lockdowns", {"area": "nope", "mode": "locked"}),
 ]
 PORTAL_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("get", "/api/v1/me", None),
@@ -117,8 +123,11 @@ def test_the_matrix_reads_as_the_contract_says(card: Card) -> None:
     assert not may(Role.FINANCE, "post", "/api/v1/bank/transfers")
     assert not any(may(Role.BANK, m, p) for m, p, _b in STAFF_ENDPOINTS
                    if p != "/api/v1/bank/transfers")
-    for role in (Role.SECURITY, Role.HR):
-        assert not any(may(role, m, p) for m, p, _b in STAFF_ENDPOINTS)
+    access = [(m, p) for m, p, _b in STAFF_ENDPOINTS if p.startswith("/api/v1/access/")]
+    assert all(may(Role.SECURITY, m, p) for m, p in access)
+    assert not any(may(Role.SECURITY, m, p) for m, p, _b in STAFF_ENDPOINTS
+                   if (m, p) not in access)
+    assert not any(may(Role.HR, m, p) for m, p, _b in STAFF_ENDPOINTS)
 
 
 def test_a_user_without_any_role_is_refused_everywhere(card: Card) -> None:
