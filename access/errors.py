@@ -56,3 +56,8 @@ class LockdownEnded(Conflict):
 class VisitorGrantRevoked(Conflict):
     code = "visitor_grant_revoked"
     default_message = _("This visitor grant was already revoked.")
+
+
+class AlarmAcknowledged(Conflict):
+    code = "alarm_already_acknowledged"
+    default_message = _("This alarm was already acknowledged.")
