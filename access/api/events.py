@@ -1,0 +1,323 @@
+"""Door events, alarms and area reports for security (operations-api.md, Access control):
+`GET /api/v1/access/events`, `GET /api/v1/access/alarms`,
+`POST /api/v1/access/alarms/{id}/acknowledge`, `GET /api/v1/access/presence` and
+`GET /api/v1/access/report`. Reads through access.event_selectors and access.reports,
+the one write through access.alarms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from access import event_selectors, reports
+from access.alarms import alarm_acknowledge
+from access.models import AlarmKind, AlarmStatus, DenyReason, DoorDirection, EventFlag
+from core.api.serializers import InputSerializer, MomentField, QuerySerializer
+from core.api.views import StaffAPIView, error_responses, paginated, query_params, validated
+from core.errors import NotFound
+from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
+from core.pagination import Pagination
+from core.permissions import Area
+
+TAG = ["access"]
+DOOR_ID = r"^[A-Za-z0-9-]{1,40}$"
+AREA_CODE = r"^[A-Za-z0-9_.-]{1,32}$"
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` picks the report's file here, not a DRF renderer."""
+
+    class settings:  # read as DefaultContentNegotiation.settings
+        URL_FORMAT_OVERRIDE = None
+
+
+def _area_field(**kwargs: Any) -> serializers.RegexField:
+    return serializers.RegexField(AREA_CODE, help_text="an area's code", **kwargs)
+
+
+def _known_area(code: str) -> str:
+    try:
+        event_selectors.area_of_code(code)
+    except NotFound as exc:
+        raise serializers.ValidationError(_("No area has this code.")) from exc
+    return code
+
+
+class PeriodMixin:
+    """`from` (inclusive) and `to` (exclusive; a date means the end of that day)."""
+
+    period_required = False
+
+    def period_fields(self) -> dict[str, serializers.Field]:
+        required = self.period_required
+        return {"from": MomentField(required=required, help_text="a date or ISO 8601 moment"),
+                "to": MomentField(required=required, end=True,
+                                  help_text="a date (the whole day) or ISO 8601 moment")}
+
+    @staticmethod
+    def period_check(attrs: dict[str, Any]) -> dict[str, Any]:
+        if "from" in attrs and "to" in attrs and attrs["from"] >= attrs["to"]:
+            raise serializers.ValidationError({"to": [_("to must be later than from.")]})
+        return attrs
+
+
+# --- Events -------------------------------------------------------------------------------
+
+
+class EventOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    ts = serializers.DateTimeField(help_text="the moment at the door (the controller's clock)")
+    door = serializers.CharField(source="door_id")
+    door_name = serializers.CharField(source="door.name")
+    controller = serializers.CharField(source="door.controller.terminal_id")
+    area = serializers.CharField(source="area.code", allow_null=True, default=None)
+    cardholder = serializers.CharField(source="cardholder.number", allow_null=True,
+                                       default=None)
+    name = serializers.CharField(source="cardholder.name", allow_null=True, default=None)
+    card_no = serializers.CharField()
+    result = serializers.SerializerMethodField()
+    reason = serializers.SerializerMethodField()
+    direction = serializers.ChoiceField(choices=DoorDirection.choices, allow_null=True)
+    list_version_held = serializers.IntegerField(
+        allow_null=True, help_text="the access-list version the controller had reported "
+                                   "applying (its last heartbeat before the passage)")
+    flag = serializers.SerializerMethodField()
+    received_at = serializers.DateTimeField()
+    terminal_seq = serializers.IntegerField(source="record.terminal_seq")
+
+    class Meta:
+        ref_name = "AccessEvent"
+
+    @extend_schema_field(serializers.ChoiceField(choices=["granted", "denied"]))
+    def get_result(self, event: Any) -> str:
+        return "granted" if event.granted else "denied"
+
+    @extend_schema_field(serializers.ChoiceField(choices=DenyReason.choices, allow_null=True))
+    def get_reason(self, event: Any) -> str | None:
+        return event.reason or None
+
+    @extend_schema_field(serializers.ChoiceField(choices=EventFlag.choices, allow_null=True))
+    def get_flag(self, event: Any) -> str | None:
+        return event.flag_reason or None
+
+
+class EventListView(StaffAPIView):
+    area = Area.ACCESS
+    pagination_class = Pagination
+
+    class Query(PeriodMixin, QuerySerializer):
+        door = serializers.RegexField(DOOR_ID, required=False,
+                                      help_text="a door id, <controller>-<n>")
+        cardholder = serializers.RegexField(r"^\S{1,32}$", required=False,
+                                            help_text="a cardholder's number")
+        area = _area_field(required=False)
+        result = serializers.ChoiceField(choices=["granted", "denied"], required=False)
+        flagged = serializers.ChoiceField(choices=["true", "false"], required=False,
+                                          help_text="true: only events flagged for security")
+
+        class Meta:
+            ref_name = "AccessEventQuery"
+
+        def get_fields(self) -> dict[str, serializers.Field]:
+            return {**super().get_fields(), **self.period_fields()}
+
+        def validate_door(self, value: str) -> str:
+            if not event_selectors.door_known(value):
+                raise serializers.ValidationError(_("No door has this id."))
+            return value
+
+        def validate_cardholder(self, value: str) -> str:
+            if not event_selectors.cardholder_known(value):
+                raise serializers.ValidationError(_("No cardholder has this number."))
+            return value
+
+        def validate_area(self, value: str) -> str:
+            return _known_area(value)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            return self.period_check(attrs)
+
+    @extend_schema(tags=TAG, parameters=[Query],
+                   responses={200: EventOutput(many=True), **error_responses(query=True)},
+                   summary="Door events: the door records controllers uploaded, newest first")
+    def get(self, request: Request) -> Response:
+        query = query_params(self.Query, request)
+        result, flagged = query.get("result"), query.get("flagged")
+        events = event_selectors.event_list(
+            door=query.get("door"), cardholder=query.get("cardholder"), area=query.get("area"),
+            granted=None if result is None else result == "granted",
+            flagged=None if flagged is None else flagged == "true",
+            start=query.get("from"), end=query.get("to"))
+        return paginated(view=self, request=request, queryset=events,
+                         serializer_class=EventOutput)
+
+
+# --- Alarms -------------------------------------------------------------------------------
+
+
+class AlarmOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    controller = serializers.CharField(source="controller.terminal_id")
+    door = serializers.SerializerMethodField(help_text="the door id, or null for the "
+                                                       "controller as a whole")
+    door_number = serializers.IntegerField(allow_null=True)
+    kind = serializers.ChoiceField(choices=AlarmKind.choices)
+    message = serializers.CharField(help_text="as the controller reported it")
+    raised_at = serializers.DateTimeField()
+    status = serializers.ChoiceField(choices=AlarmStatus.choices)
+    acknowledged_by = serializers.CharField(source="acknowledged_by.username", allow_null=True,
+                                            default=None)
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField()
+
+    class Meta:
+        ref_name = "AccessAlarm"
+
+    def get_door(self, alarm: Any) -> str | None:
+        if alarm.door_number is None:
+            return None
+        return f"{alarm.controller.terminal_id}-{alarm.door_number}"
+
+
+class AlarmListView(StaffAPIView):
+    area = Area.ACCESS
+    pagination_class = Pagination
+
+    class Query(QuerySerializer):
+        status = serializers.ChoiceField(choices=AlarmStatus.choices, required=False)
+        kind = serializers.ChoiceField(choices=AlarmKind.choices, required=False)
+        controller = serializers.RegexField(r"^[A-Za-z0-9-]{1,32}$", required=False,
+                                            help_text="a door controller's terminal id")
+
+        class Meta:
+            ref_name = "AccessAlarmQuery"
+
+    @extend_schema(tags=TAG, parameters=[Query],
+                   responses={200: AlarmOutput(many=True), **error_responses(query=True)},
+                   summary="Door alarms (held open, forced open), the latest first")
+    def get(self, request: Request) -> Response:
+        query = query_params(self.Query, request)
+        alarms = event_selectors.alarm_list(status=query.get("status"), kind=query.get("kind"),
+                                            controller=query.get("controller"))
+        return paginated(view=self, request=request, queryset=alarms,
+                         serializer_class=AlarmOutput)
+
+
+class AlarmAcknowledgeView(StaffAPIView):
+    area = Area.ACCESS
+
+    class Input(InputSerializer):
+        note = serializers.CharField(max_length=255, required=False, allow_blank=True,
+                                     default="", help_text="what security found or did")
+
+        class Meta:
+            ref_name = "AccessAlarmAcknowledge"
+
+    @extend_schema(
+        tags=TAG, request=Input, parameters=[IDEMPOTENCY_PARAMETER],
+        responses={200: AlarmOutput, **error_responses(
+            {404: ("not_found",), 409: ("alarm_already_acknowledged",)}, body=True,
+            idempotent=True)},
+        summary="Acknowledge a door alarm (who and when are recorded)",
+    )
+    @idempotent
+    def post(self, request: Request, alarm_id: str) -> Response:
+        alarm = event_selectors.alarm_get(int(alarm_id))
+        data = validated(self.Input, request.data)
+        alarm = alarm_acknowledge(alarm=alarm, by=request.user, note=data["note"])
+        return Response(AlarmOutput(event_selectors.alarm_get(alarm.pk)).data)
+
+
+# --- Presence and the entries report -------------------------------------------------------
+
+
+def _file(content: bytes, name: str) -> HttpResponse:
+    answer = HttpResponse(content, content_type=reports.XLSX_CONTENT_TYPE)
+    answer["Content-Disposition"] = f'attachment; filename="{name}"'
+    return answer
+
+
+class PresenceView(StaffAPIView):
+    area = Area.ACCESS
+    content_negotiation_class = FileFormatNegotiation
+
+    class Query(QuerySerializer):
+        area = _area_field()
+        format = serializers.ChoiceField(choices=["json", "xlsx"], required=False,
+                                         help_text="json (the default) or xlsx")
+
+        class Meta:
+            ref_name = "AccessPresenceQuery"
+
+        def validate_area(self, value: str) -> str:
+            return _known_area(value)
+
+    @extend_schema(
+        tags=TAG, parameters=[Query],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT,
+                   (200, reports.XLSX_CONTENT_TYPE): OpenApiResponse(
+                       OpenApiTypes.BINARY, description="the list as a spreadsheet"),
+                   **error_responses(query=True)},
+        summary="Who is inside an area now (last entry without a later exit), for a muster",
+        description="`{area, name, as_of, count, inside: [{cardholder, name, card_no, door, "
+                    "door_name, since}]}`, the longest inside first. Only doors marked entry "
+                    "or exit count.",
+    )
+    def get(self, request: Request) -> Any:
+        query = query_params(self.Query, request)
+        area = event_selectors.area_of_code(query["area"])
+        report = reports.area_presence_report(area)
+        if query.get("format") != "xlsx":
+            return Response(report)
+        return _file(reports.presence_xlsx(report), f"presence-{area.code}.xlsx")
+
+
+class EntriesReportView(StaffAPIView):
+    area = Area.ACCESS
+    content_negotiation_class = FileFormatNegotiation
+
+    class Query(PeriodMixin, QuerySerializer):
+        period_required = True
+        area = _area_field()
+        format = serializers.ChoiceField(choices=["json", "xlsx"], required=False,
+                                         help_text="json (the default) or xlsx")
+
+        class Meta:
+            ref_name = "AccessReportQuery"
+
+        def get_fields(self) -> dict[str, serializers.Field]:
+            return {**super().get_fields(), **self.period_fields()}
+
+        def validate_area(self, value: str) -> str:
+            return _known_area(value)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            return self.period_check(attrs)
+
+    @extend_schema(
+        tags=TAG, parameters=[Query],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT,
+                   (200, reports.XLSX_CONTENT_TYPE): OpenApiResponse(
+                       OpenApiTypes.BINARY, description="the entries as a spreadsheet"),
+                   **error_responses(query=True)},
+        summary="Every entry to an area in a period",
+        description="`{area, name, from, to, count, entries: [{ts, cardholder, name, card_no, "
+                    "door, door_name, direction}]}` in order: granted passages at the area's "
+                    "entry doors and at its doors with no direction.",
+    )
+    def get(self, request: Request) -> Any:
+        query = query_params(self.Query, request)
+        area = event_selectors.area_of_code(query["area"])
+        report = reports.area_entries_report(area, query["from"], query["to"])
+        if query.get("format") != "xlsx":
+            return Response(report)
+        day = query["from"].date().isoformat()
+        return _file(reports.entries_xlsx(report), f"entries-{area.code}-{day}.xlsx")
