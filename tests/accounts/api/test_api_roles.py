@@ -61,6 +61,11 @@ STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
         {"days": [1], "from": "08:00", "to": "09:00"}]}),
     ("post", "/api/v1/access/groups/lab-a/members", {"add": [], "remove": []}),
     ("post", "/api/v1/access/lockdowns", {"area": "nope", "mode": "locked"}),
+    ("get", "/api/v1/access/events", None),
+    ("get", "/api/v1/access/alarms", None),
+    ("post", "/api/v1/access/alarms/999999/acknowledge", {"note": "n"}),
+    ("get", "/api/v1/access/presence", None),
+    ("get", "/api/v1/access/report", None),
 ]
 PORTAL_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("get", "/api/v1/me", None),
