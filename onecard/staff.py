@@ -31,19 +31,34 @@ _CLERK = [
     "accounts.add_cardholder", "accounts.change_cardholder",
     "accounts.add_card", "accounts.change_card",
 ]
+_ACCESS_READ = [
+    f"access.view_{model}" for model in (
+        "area", "door", "schedule", "schedulewindow", "accessgroup", "accessgroupmember",
+        "accessgrouporgunit", "visitorgrant", "lockdown", "accessevent", "accessalarm",
+        "controllerlistversion", "accesslistchange")
+] + ["core.view_holiday"]
+# The security office's console: set-up through the access services, alarms acknowledged.
+_SECURITY = [
+    *_ACCESS_READ,
+    *(f"access.{verb}_{model}" for verb in ("add", "change") for model in (
+        "area", "door", "schedule", "schedulewindow", "accessgroup", "accessgroupmember",
+        "accessgrouporgunit", "visitorgrant", "lockdown")),
+    "access.change_accessalarm", "core.add_holiday", "core.delete_holiday",
+]
 _EVERYTHING_READ = [
     *_ACCOUNTS_READ, *_LEDGER_READ, "accounts.view_auditevent", "accounts.view_storedkey",
-    "terminals.view_terminal",
+    "terminals.view_terminal", *_ACCESS_READ,
 ]
 
 # What each role may see or do in the admin console ("app_label.codename").
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.CARD_OFFICE: _CLERK,
     Role.FINANCE: [*_ACCOUNTS_READ, *_LEDGER_READ],
-    Role.SECURITY: ["accounts.view_cardholder", "accounts.view_card", "terminals.view_terminal"],
+    Role.SECURITY: ["accounts.view_cardholder", "accounts.view_card", "terminals.view_terminal",
+                    *_SECURITY],
     Role.HR: ["accounts.view_orgunit", "accounts.view_cardholder"],
     Role.AUDITOR: _EVERYTHING_READ,
-    Role.ADMIN: [*_CLERK, *_EVERYTHING_READ],
+    Role.ADMIN: [*_CLERK, *_EVERYTHING_READ, *_SECURITY],
     Role.BANK: [],
 }
 
