@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from access import services
+from access.events import door_records_of_batch
 from access.models import AccessGroupOrgUnit
 from access.services.lists import Affected
+from terminals.models import RecordType
 
 
 def on_card_status_changed(*, card: Any, action: str, **_kwargs: Any) -> None:
@@ -30,5 +32,8 @@ def on_terminal_registered(*, terminal: Any, **_kwargs: Any) -> None:
     services.doors_register(controller=terminal)
 
 
-def on_records_accepted(*, terminal: Any, records: list[tuple[int, str]], **_kwargs: Any) -> None:
-    services.events_from_records(terminal=terminal, records=records)
+def on_records_accepted(*, terminal: Any, records: list[tuple[int, str]],
+                        **_kwargs: Any) -> None:
+    door = [seq for seq, kind in records if kind == RecordType.DOOR]
+    if door:  # each becomes a door event (access.events), in the ingest's transaction
+        door_records_of_batch(terminal=terminal, seqs=door)

@@ -1,7 +1,6 @@
 """Every write of access control, each in one transaction with its audit row and the
 list refresh it causes (`lists.lists_refresh`)."""
 
-from access.services.events import events_from_records
 from access.services.groups import (
     group_create,
     group_members_change,
@@ -34,7 +33,6 @@ __all__ = [
     "area_update",
     "door_update",
     "doors_register",
-    "events_from_records",
     "group_create",
     "group_members_change",
     "group_org_units_change",
