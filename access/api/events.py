@@ -43,6 +43,11 @@ def _area_field(**kwargs: Any) -> serializers.RegexField:
     return serializers.RegexField(AREA_CODE, help_text="an area's code", **kwargs)
 
 
+def _format_field() -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=["json", "xlsx"], required=False,
+                                   help_text="json (the default) or xlsx")
+
+
 def _known_area(code: str) -> str:
     try:
         event_selectors.area_of_code(code)
@@ -239,6 +244,14 @@ class AlarmAcknowledgeView(StaffAPIView):
 # --- Presence and the entries report -------------------------------------------------------
 
 
+def _json_or_xlsx(sheet: str) -> dict[Any, Any]:
+    """The answers of a report: JSON, or with ?format=xlsx the spreadsheet."""
+    return {(200, "application/json"): OpenApiTypes.OBJECT,
+            (200, reports.XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY,
+                                                              description=sheet),
+            **error_responses(query=True)}
+
+
 def _file(content: bytes, name: str) -> HttpResponse:
     answer = HttpResponse(content, content_type=reports.XLSX_CONTENT_TYPE)
     answer["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -251,8 +264,7 @@ class PresenceView(StaffAPIView):
 
     class Query(QuerySerializer):
         area = _area_field()
-        format = serializers.ChoiceField(choices=["json", "xlsx"], required=False,
-                                         help_text="json (the default) or xlsx")
+        format = _format_field()
 
         class Meta:
             ref_name = "AccessPresenceQuery"
@@ -262,10 +274,7 @@ class PresenceView(StaffAPIView):
 
     @extend_schema(
         tags=TAG, parameters=[Query],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT,
-                   (200, reports.XLSX_CONTENT_TYPE): OpenApiResponse(
-                       OpenApiTypes.BINARY, description="the list as a spreadsheet"),
-                   **error_responses(query=True)},
+        responses=_json_or_xlsx("the list as a spreadsheet"),
         summary="Who is inside an area now (last entry without a later exit), for a muster",
         description="`{area, name, as_of, count, inside: [{cardholder, name, card_no, door, "
                     "door_name, since}]}`, the longest inside first. Only doors marked entry "
@@ -287,8 +296,7 @@ class EntriesReportView(StaffAPIView):
     class Query(PeriodMixin, QuerySerializer):
         period_required = True
         area = _area_field()
-        format = serializers.ChoiceField(choices=["json", "xlsx"], required=False,
-                                         help_text="json (the default) or xlsx")
+        format = _format_field()
 
         class Meta:
             ref_name = "AccessReportQuery"
@@ -304,10 +312,7 @@ class EntriesReportView(StaffAPIView):
 
     @extend_schema(
         tags=TAG, parameters=[Query],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT,
-                   (200, reports.XLSX_CONTENT_TYPE): OpenApiResponse(
-                       OpenApiTypes.BINARY, description="the entries as a spreadsheet"),
-                   **error_responses(query=True)},
+        responses=_json_or_xlsx("the entries as a spreadsheet"),
         summary="Every entry to an area in a period",
         description="`{area, name, from, to, count, entries: [{ts, cardholder, name, card_no, "
                     "door, door_name, direction}]}` in order: granted passages at the area's "
