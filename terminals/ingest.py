@@ -47,7 +47,9 @@ MAX_INT = 2**53 - 1  # what every JSON peer can hold exactly
 CLOCK_SKEW_S = 24 * 3600
 _CARD_NO = re.compile(r"^[0-9]{8,19}$")
 _TAC = re.compile(r"^[0-9a-fA-F]{16}$")
-DOOR_REASONS = {None, "not_allowed", "blacklisted", "schedule", "unknown_card", "antipassback"}
+# The protocol's reasons, and `lockdown` (operations-api.md, Access control).
+DOOR_REASONS = {None, "not_allowed", "blacklisted", "schedule", "unknown_card", "antipassback",
+                "lockdown"}
 
 
 def allowed_types(terminal: Terminal) -> set[str]:

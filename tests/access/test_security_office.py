@@ -204,6 +204,8 @@ def test_a_lockdown_denies_all_but_the_security_group_and_ends(
 
     assert checked(door, staff, 1, MONDAY_9) == (False, "lockdown")
     assert checked(door, guard, 1, MONDAY_22) == (True, None)
+    Doors(door).badge(staff, 1, MONDAY_9, granted=False, reason="lockdown")
+    assert AccessEvent.objects.get().reason == "lockdown"
     delta = listed(door, held)
     (one,) = [d for d in delta["doors"] if d["door"] == 1]
     assert (one["mode"], one["except"]) == ("locked", [guard.card_no])
