@@ -8,8 +8,13 @@ reporting cards lost; at the end it reads the server's figures back. The fleet i
 (`terminals.fleet`) has no Django in it: it gets the terminals and cards as plain data
 and reaches the server only over HTTP.
 
-`run_simulation(options)` sets up, runs the fleet and returns its `Summary`; the
-`simulate` command, `load_demo` and the benchmark call it.
+Door controllers (`options.door_controllers`) need doors, areas, schedules and groups,
+which belong to `access`, a floor above this one: the caller hands `run_simulation` an
+`AccessSetup` (`access.simulation.security_office` is the one the commands use), which
+sets them up through access's services and plays the security office during the run.
+
+`run_simulation(options, access_setup)` sets up, runs the fleet and returns its
+`Summary`; the `simulate` command, `load_demo` and the benchmark call it.
 """
 
 from __future__ import annotations
@@ -17,10 +22,11 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from accounts import services
@@ -35,7 +41,8 @@ from terminals.models import Terminal, TerminalKind
 from terminals.selectors import terminal_get
 from terminals.services import terminal_config_update, terminal_register
 
-__all__ = ["CardOffice", "SimulationOptions", "Summary", "run_simulation"]
+__all__ = ["AccessSetup", "CardOffice", "SecurityOffice", "SecuritySetup",
+           "SimulationOptions", "Summary", "run_simulation"]
 
 CHANNEL = "simulator"
 MENU: list[dict[str, Any]] = [
@@ -58,6 +65,30 @@ class SimulationOptions(FleetOptions):
     pos: int = 10
     kiosks: int = 2
     cards: int = 500
+    door_controllers: int = 0
+    doors_per_controller: int = 3
+
+
+@dataclass(frozen=True)
+class SecuritySetup:
+    """What the security office's set-up gets: who acts, a tag for unique codes, the
+    door controllers registered for the run, the cards issued, and the run's length."""
+
+    by: Any
+    tag: str
+    controllers: list[str]  # terminal ids
+    card_nos: list[str]
+    seconds: float
+    rng: random.Random
+
+
+class SecurityOffice(Protocol):
+    def change(self) -> str | None:
+        """One change of who may enter where; what was done."""
+        ...
+
+
+AccessSetup = Callable[[SecuritySetup], SecurityOffice]
 
 
 class CardOffice:
@@ -70,21 +101,23 @@ class CardOffice:
             username="simulator", defaults={"is_staff": True}
         )
         self.tag = f"{int(time.time()):x}{rng.randrange(16**3):03x}"
+        self.security: SecurityOffice | None = None  # with door controllers
 
     def ensure_purse_key(self) -> None:
         if not StoredKey.objects.filter(purpose=KeyPurpose.PURSE).exists():
             key_import(purpose=KeyPurpose.PURSE, version=1, key_hex=secrets.token_hex(16),
                        by=self.by, channel=CHANNEL)
 
-    def register(self, kind: str, n: int, params: dict[str, Any] | None = None) -> TerminalSpec:
+    def register(self, kind: str, n: int, params: dict[str, Any] | None = None, *,
+                 doors: int = 0) -> TerminalSpec:
         merchant = f"SIM-C{n % 3 + 1}" if kind == TerminalKind.POS else None
         terminal, secret = terminal_register(
             kind=kind, name=f"Simulated {kind} {self.tag}-{n}", merchant_code=merchant,
-            by=self.by, channel=CHANNEL,
+            doors=doors, by=self.by, channel=CHANNEL,
         )
         if params:
             terminal_config_update(terminal=terminal, params=params, by=self.by, channel=CHANNEL)
-        return TerminalSpec(terminal.terminal_id, secret, kind)
+        return TerminalSpec(terminal.terminal_id, secret, kind, doors)
 
     def issue(self, i: int) -> CardSpec:
         """A card issued to a new holder, and what personalising it writes (the card's
@@ -119,6 +152,9 @@ class CardOffice:
     def report_loss(self, card_no: str) -> None:
         services.card_report_loss(card=card_get(card_no), by=self.by, channel=CHANNEL)
 
+    def access_change(self) -> str | None:
+        return self.security.change() if self.security is not None else None
+
     def reprice(self, terminal_id: str) -> None:
         menu = [{**item, "amount": item["amount"] + 50} for item in MENU]
         terminal_config_update(terminal=terminal_get(terminal_id), params={"menu": menu},
@@ -135,17 +171,29 @@ class CardOffice:
         )
 
 
-def run_simulation(options: SimulationOptions) -> Summary:
+def run_simulation(options: SimulationOptions,
+                   access_setup: AccessSetup | None = None) -> Summary:
+    if options.door_controllers and access_setup is None:
+        raise ValueError("door controllers need an access set-up (access.simulation)")
     rng = random.Random(options.seed)
     log = options.log or (lambda line: None)
     office = CardOffice(rng)
     office.ensure_purse_key()
     log(f"card office: issuing {options.cards} cards and registering "
-        f"{options.pos + options.kiosks} terminals ...")
+        f"{options.pos + options.kiosks + options.door_controllers} terminals ...")
     cards = [office.issue(i) for i in range(options.cards)]
     for c in cards:
         office.top_up(c.card_no, rng.randrange(*OPENING_TOP_UP, 100))
     terminals = [office.register(TerminalKind.POS, n, POS_PARAMS[n % len(POS_PARAMS)])
                  for n in range(options.pos)]
     terminals += [office.register(TerminalKind.KIOSK, n) for n in range(options.kiosks)]
-    return run_fleet(options, FleetPlan(terminals, cards), office, rng)
+    doors = [office.register(TerminalKind.DOOR, n, doors=options.doors_per_controller)
+             for n in range(options.door_controllers)]
+    if doors and access_setup is not None:
+        log(f"security office: doors, areas, schedules and groups for {len(doors)} door "
+            f"controllers ...")
+        office.security = access_setup(SecuritySetup(
+            by=office.by, tag=office.tag, controllers=[d.terminal_id for d in doors],
+            card_nos=[c.card_no for c in cards], seconds=options.seconds, rng=rng))
+    plan = FleetPlan([*terminals, *doors], cards, time_zone=settings.TIME_ZONE)
+    return run_fleet(options, plan, office, rng)

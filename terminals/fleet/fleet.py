@@ -1,6 +1,8 @@
 """The fleet at work: POS readers sell in their configured mode, go offline at random
 and upload their backlog later, and sometimes re-upload a batch already sent; kiosks
-write pending loads and take cash. The cards are `SoftCard`s, one holder at a time.
+write pending loads and take cash; door controllers decide cards at their doors
+offline from the access list they hold (`doors`). The cards are `SoftCard`s, one holder
+at a time.
 
 `run_fleet(options, plan, office)` plays a run against the server and returns its
 `Summary`, with every card's balance and every terminal's records held against what
@@ -21,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from terminals.client.card import MAX_PURSE, SoftCard
+from terminals.client.door import DoorTerminal
 from terminals.client.http import ClientError, TerminalClient
 from terminals.client.protocol import PURSES
 from terminals.client.queue import RecordQueue
 from terminals.client.terminal import KioskTerminal, PosTerminal, Refusal, Terminal
+from terminals.fleet.doors import CHECK_FAILED, Check, DoorChecker
 from terminals.fleet.plan import (
     CardSpec,
     FleetOptions,
@@ -38,6 +42,7 @@ from terminals.fleet.summary import Stats, Summary
 FREE_AMOUNTS = (300, 450, 600, 800, 1000, 1250, 1500, 2000, 2600)
 CASH_LOAD = (50_000, 200_000)  # fen a holder puts in a kiosk
 LOW_BALANCE = 2_000  # a holder below this goes to a kiosk
+UNKNOWN_CARD_RATE = 0.02  # a card no one issued, presented at a door
 
 
 @dataclass
@@ -62,7 +67,8 @@ class Fleet:
     """The terminals and the holders of the cards, one thread per terminal."""
 
     def __init__(self, options: FleetOptions, rng: random.Random, cards: list[SimCard],
-                 stats: Stats) -> None:
+                 stats: Stats, time_zone: str = "Asia/Shanghai") -> None:
+        self.time_zone = time_zone
         self.options = options
         self.rng = rng
         self.cards = cards
@@ -73,6 +79,8 @@ class Fleet:
         self.offline: set[str] = set()
         self.pos: list[PosTerminal] = []
         self.kiosks: list[KioskTerminal] = []
+        self.doors: list[DoorTerminal] = []
+        self.checkers: dict[str, DoorChecker] = {}
         self.failures: list[str] = []
         self._threads: list[threading.Thread] = []
 
@@ -84,6 +92,13 @@ class Fleet:
             if r.kind == PosTerminal.kind:
                 terminal = PosTerminal(client, q, batch_size=self.options.batch)
                 self.pos.append(terminal)
+            elif r.kind == DoorTerminal.kind:
+                terminal = DoorTerminal(client, q, doors=r.doors, time_zone=self.time_zone,
+                                        batch_size=self.options.batch)
+                self.doors.append(terminal)
+                # The checker asks the server as this controller, on its own connection.
+                self.checkers[r.terminal_id] = DoorChecker(
+                    TerminalClient(self.options.server, r.terminal_id, r.secret, timeout=30))
             else:
                 terminal = KioskTerminal(client, q, batch_size=self.options.batch)
                 self.kiosks.append(terminal)
@@ -99,7 +114,7 @@ class Fleet:
 
     @property
     def terminals(self) -> list[Terminal]:
-        return [*self.pos, *self.kiosks]
+        return [*self.pos, *self.kiosks, *self.doors]
 
     def _on_batch(self, terminal: Terminal) -> Callable[[list[dict[str, Any]], dict[str, Any],
                                                          float], None]:
@@ -128,6 +143,8 @@ class Fleet:
             self._spawn(self._run_pos, t)
         for k in self.kiosks:
             self._spawn(self._run_kiosk, k)
+        for d in self.doors:
+            self._spawn(self._run_door, d)
 
     def _spawn(self, target: Callable[[Any, random.Random], None], terminal: Terminal) -> None:
         rng = random.Random(self.rng.random())
@@ -150,11 +167,16 @@ class Fleet:
 
     def _sync(self, terminal: Terminal) -> bool:
         had_config = terminal.config_version is not None
+        if isinstance(terminal, DoorTerminal):
+            terminal.last_refresh = None
         try:
             report = terminal.sync()
         except ClientError as exc:
             self.stats.error(exc)
             return False
+        finally:
+            if isinstance(terminal, DoorTerminal) and terminal.last_refresh is not None:
+                self.stats.list_refresh(terminal.last_refresh)
         if report.config_changed and had_config:
             self.stats.count("config_refreshes")
         return True
@@ -168,24 +190,31 @@ class Fleet:
 
     def _run_pos(self, pos: PosTerminal, rng: random.Random) -> None:
         o = self.options
+        self._work_with_outages(pos, rng, lambda: self._sell_once(pos, rng),
+                                lambda: self.stop.wait(o.pause) if o.pause else None)
+
+    def _work_with_outages(self, terminal: Terminal, rng: random.Random,
+                           work: Callable[[], None], pause: Callable[[], object]) -> None:
+        """Work, and sync every `sync_every` seconds, except in outages (chosen at random
+        at the sync points, `offline_for` seconds long)."""
+        o = self.options
         chance = self._offline_chance()
-        while not self._sync(pos) and not self.stop.is_set():
+        while not self._sync(terminal) and not self.stop.is_set():
             time.sleep(0.5)
         next_sync, back_online = time.monotonic() + o.sync_every, 0.0
         while not self.stop.is_set():
-            self._sell_once(pos, rng)
+            work()
             now = time.monotonic()
-            if pos.terminal_id in self.offline and now >= back_online:
-                self.offline.discard(pos.terminal_id)
-            if now >= next_sync and pos.terminal_id not in self.offline:
+            if terminal.terminal_id in self.offline and now >= back_online:
+                self.offline.discard(terminal.terminal_id)
+            if now >= next_sync and terminal.terminal_id not in self.offline:
                 if rng.random() < chance:
-                    self.offline.add(pos.terminal_id)
+                    self.offline.add(terminal.terminal_id)
                     back_online = now + rng.uniform(*o.offline_for)
                 else:
-                    self._sync(pos)
+                    self._sync(terminal)
                 next_sync = now + o.sync_every
-            if o.pause:
-                self.stop.wait(o.pause)
+            pause()
 
     def _sell_once(self, pos: PosTerminal, rng: random.Random) -> None:
         card = rng.choice(self.cards)
@@ -259,6 +288,55 @@ class Fleet:
                 except ClientError as exc:
                     self.stats.error(exc)
 
+    # --- Door controllers -------------------------------------------------------------------
+
+    def _run_door(self, ctl: DoorTerminal, rng: random.Random) -> None:
+        o = self.options
+        self._work_with_outages(
+            ctl, rng, lambda: self._present_once(ctl, rng),
+            lambda: self.stop.wait(rng.expovariate(1 / o.door_pause)) if o.door_pause else None)
+
+    def _door_card(self, rng: random.Random) -> str | None:
+        if rng.random() < UNKNOWN_CARD_RATE:
+            return f"99{rng.randrange(10**10):010d}"
+        card = rng.choice(self.cards)
+        return None if card.confiscated else card.card_no
+
+    def _present_once(self, ctl: DoorTerminal, rng: random.Random) -> None:
+        """A card at one of the controller's doors, now: decided offline and recorded;
+        then checked against the server, and uploaded at once when online (so the
+        server holds the passages that later decisions may depend on)."""
+        card_no = self._door_card(rng)
+        if card_no is None:
+            return
+        presented = ctl.present(card_no, rng.randint(1, ctl.doors))
+        try:
+            check = self.checkers[ctl.terminal_id].check(presented)
+        except ClientError as exc:
+            self.stats.error(exc)
+            check = Check(None, why_not=CHECK_FAILED)
+        self.stats.door_decision(ctl.terminal_id, presented, check)
+        if ctl.terminal_id not in self.offline:
+            try:
+                ctl.upload_pending()
+            except ClientError as exc:
+                self.stats.error(exc)
+
+    def doors_current(self) -> list[str]:
+        """After the run: every controller syncs once more and must then hold the list
+        version the server has for it."""
+        behind = []
+        for ctl in self.doors:
+            if not self._sync(ctl):
+                behind.append(f"{ctl.terminal_id}: no sync at the end")
+                continue
+            heartbeat = ctl.send_heartbeat()
+            server = heartbeat.get("access_list_version")
+            if server != ctl.access_list_version:
+                behind.append(f"{ctl.terminal_id}: holds v{ctl.access_list_version}, "
+                              f"the server has v{server}")
+        return behind
+
     def drain(self, rounds: int = 5) -> None:
         """Everyone back online; upload until every queue is empty."""
         self.offline.clear()
@@ -291,6 +369,17 @@ class OfficeDay:
         ]
         if len(fleet.pos) > 1:  # the menu POS gets new prices mid-run
             self.events.append((duration / 2, lambda: office.reprice(fleet.pos[1].terminal_id)))
+        if fleet.doors:  # the security office changes who may enter, now and then
+            n = options.access_changes
+            self.events += [((k + 1) * duration / (n + 1), self._access_change)
+                            for k in range(n)]
+        self.events.sort(key=lambda event: event[0])
+
+    def _access_change(self) -> None:
+        done = self.office.access_change()
+        if done:
+            self.fleet.stats.count("access_changes")
+            self.log(f"security office: {done}")
 
     def run(self, started: float) -> None:
         next_progress = next_top_up = started
@@ -325,12 +414,14 @@ class OfficeDay:
     def _progress(self, now: float, elapsed: float, last: tuple[float, int]) -> tuple[float, int]:
         s, fleet = self.fleet.stats.summary, self.fleet
         rate = (s.records_sent - last[1]) / max(1e-9, now - last[0])
+        doors = (f" | doors {s.door_decisions} ({s.door_granted} granted, {s.door_compared} "
+                 f"checked, {len(s.door_disagreements)} disagree)" if fleet.doors else "")
         self.log(
             f"[{elapsed:6.1f}s] sales {s.sales} loads {s.loads + s.cash_loads} | sent "
             f"{s.records_sent} accepted {s.statuses['accepted']} dup {s.statuses['duplicate']}"
             f" | {rate:.0f} records/s | queued {fleet.queued()} | offline "
-            f"{len(fleet.offline)}/{len(fleet.pos)} | lost "
-            f"{sum(c.lost_at is not None for c in fleet.cards)}"
+            f"{len(fleet.offline)}/{len(fleet.pos) + len(fleet.doors)} | lost "
+            f"{sum(c.lost_at is not None for c in fleet.cards)}{doors}"
         )
         return now, s.records_sent
 
@@ -346,18 +437,19 @@ def run_fleet(options: FleetOptions, plan: FleetPlan, office: Office,
     summary = Summary()
     cards = [SimCard.of(spec) for spec in plan.cards]
     with _state_dir(options.state_dir) as state_dir:
-        fleet = Fleet(options, rng, cards, Stats(summary))
+        fleet = Fleet(options, rng, cards, Stats(summary), plan.time_zone)
         fleet.build(plan.terminals, state_dir)
         for c in cards:
             fleet.send_to_kiosk(c)
-        log(f"fleet: {len(fleet.pos)} POS, {len(fleet.kiosks)} kiosks against "
-            f"{options.server}, {options.seconds:.0f} s")
+        log(f"fleet: {len(fleet.pos)} POS, {len(fleet.kiosks)} kiosks, {len(fleet.doors)} door "
+            f"controllers against {options.server}, {options.seconds:.0f} s")
         started = time.monotonic()
         fleet.start()
         OfficeDay(options, office, fleet, rng, log).run(started)
         fleet.join()
         log(f"uploading what is still queued ({fleet.queued()} records) ...")
         fleet.drain()
+        summary.controllers_behind = fleet.doors_current()
         summary.elapsed = time.monotonic() - started
         figures = office.figures([c.card_no for c in cards],
                                  [t.terminal_id for t in fleet.terminals])
@@ -366,6 +458,7 @@ def run_fleet(options: FleetOptions, plan: FleetPlan, office: Office,
         for t in fleet.terminals:
             t.queue.close()
     summary.lost_cards = sum(c.lost_at is not None for c in cards)
+    summary.door_controllers = len(fleet.doors)
     summary.cards_checked = len(cards)
     summary.mismatches += cards_check(cards, figures)
     summary.mismatches += figures.problems

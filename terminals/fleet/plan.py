@@ -24,16 +24,20 @@ class FleetOptions:
     offline_for: tuple[float, float] = (3.0, 15.0)  # seconds a POS stays offline at a time
     pause: float = 0.0  # seconds a POS waits between sales (0: as fast as it can)
     progress_every: float = 3.0
+    door_pause: float = 0.05  # mean seconds between two cards at a door controller
+    access_changes: int = 4  # changes of who may enter, spread over the run (with doors)
     log: Callable[[str], None] | None = None  # progress lines (stderr in the command)
 
 
 @dataclass(frozen=True)
 class TerminalSpec:
-    """A registered terminal: `kind` is `pos` or `kiosk`, `secret` its 64 hex characters."""
+    """A registered terminal: `kind` is `pos`, `kiosk` or `door`, `secret` its 64 hex
+    characters, `doors` a door controller's door count."""
 
     terminal_id: str
     secret: str
     kind: str
+    doors: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class CardSpec:
 class FleetPlan:
     terminals: list[TerminalSpec]
     cards: list[CardSpec]
+    time_zone: str = "Asia/Shanghai"  # the server's: door controllers judge time in it
 
 
 @dataclass
@@ -74,6 +79,11 @@ class Office(Protocol):
 
     def reprice(self, terminal_id: str) -> None:
         """New prices in a menu POS's configuration."""
+        ...
+
+    def access_change(self) -> str | None:
+        """A change of who may enter where (the security office's), when the fleet has
+        door controllers; what was done, or None when nothing was."""
         ...
 
     def figures(self, card_nos: Sequence[str], terminal_ids: Sequence[str]) -> ServerFigures: ...

@@ -8,7 +8,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from terminals.client.door import ListRefresh, Presentation
 from terminals.client.terminal import Refusal
+from terminals.fleet.doors import BLACKLIST_BEHIND, LIST_BEHIND, Check
 
 
 @dataclass
@@ -30,10 +32,32 @@ class Summary:
     errors: Counter[str] = field(default_factory=Counter)
     cards_checked: int = 0
     mismatches: list[str] = field(default_factory=list)
+    # Door controllers: cards presented at doors and decided offline from the list held.
+    door_controllers: int = 0
+    door_decisions: int = 0
+    door_granted: int = 0
+    door_reasons: Counter[str] = field(default_factory=Counter)  # denials by reason
+    door_flagged: int = 0  # let in with a flag (a second entry in a soft area)
+    # Each decision is checked with access-check at the same moment; it is compared when
+    # the controller held the server's current list (and blacklist, and the server had
+    # its earlier passages where the door depends on them).
+    door_compared: int = 0
+    door_disagreements: list[str] = field(default_factory=list)
+    door_not_compared: Counter[str] = field(default_factory=Counter)
+    door_old_list_differs: int = 0  # decided on an older list, the server would not have
+    access_list_polls: int = 0
+    access_list_full: int = 0
+    access_list_revoked: int = 0  # revoke lines received in deltas
+    access_changes: int = 0
+    controllers_behind: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches
+        return not (self.mismatches or self.door_disagreements or self.controllers_behind)
+
+    @property
+    def door_denied(self) -> int:
+        return self.door_decisions - self.door_granted
 
     @property
     def records_per_second(self) -> float:
@@ -71,7 +95,28 @@ class Summary:
             + ("every card balance matches" if self.ok else f"{len(self.mismatches)} MISMATCHES"),
         ]
         lines += [f"  {m}" for m in self.mismatches[:50]]
+        if self.door_controllers:
+            lines += self._door_lines()
         return "\n".join(lines)
+
+    def _door_lines(self) -> list[str]:
+        lines = [
+            f"door controllers   {self.door_controllers}: {self.door_decisions} decisions "
+            f"offline, {self.door_granted} granted ({self.door_flagged} flagged), "
+            f"{self.door_denied} denied {dict(self.door_reasons) or ''}".rstrip(),
+            f"access lists       {self.access_list_polls} polls ({self.access_list_full} full), "
+            f"{self.access_list_revoked} revokes received, {self.access_changes} changes made "
+            f"by the security office",
+            f"offline vs server  {self.door_compared} decisions compared with access-check: "
+            + (f"{len(self.door_disagreements)} DISAGREE" if self.door_disagreements
+               else "every one agrees"),
+            f"  not compared     {dict(self.door_not_compared) or 0} (of which decided on an "
+            f"older list and the server would decide otherwise: {self.door_old_list_differs})",
+        ]
+        if self.controllers_behind:
+            lines.append(f"  BEHIND at the end: {', '.join(self.controllers_behind)}")
+        lines += [f"  {d}" for d in self.door_disagreements[:50]]
+        return lines
 
 
 class Stats:
@@ -105,3 +150,33 @@ class Stats:
         code = getattr(exc, "code", None) or type(exc).__name__
         with self.lock:
             self.summary.errors[str(code)] += 1
+
+    def door_decision(self, terminal_id: str, p: Presentation, check: Check) -> None:
+        with self.lock:
+            s = self.summary
+            s.door_decisions += 1
+            s.records_made += 1
+            if p.decision.granted:
+                s.door_granted += 1
+                s.door_flagged += p.decision.flag is not None
+            else:
+                s.door_reasons[str(p.decision.reason)] += 1
+            if check.compared:
+                s.door_compared += 1
+                if not check.agrees:
+                    s.door_disagreements.append(
+                        f"{terminal_id} door {p.door} card {p.card_no} at {p.ts} on list "
+                        f"v{p.list_version}: offline {p.decision.as_pair()}, server "
+                        f"{check.server}")
+                return
+            s.door_not_compared[str(check.why_not)] += 1
+            if check.why_not in (LIST_BEHIND, BLACKLIST_BEHIND) and check.server is not None \
+                    and check.server[0] != p.decision.granted:
+                s.door_old_list_differs += 1
+
+    def list_refresh(self, refresh: ListRefresh) -> None:
+        with self.lock:
+            s = self.summary
+            s.access_list_polls += 1
+            s.access_list_full += refresh.full
+            s.access_list_revoked += refresh.revoked

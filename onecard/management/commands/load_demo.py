@@ -124,10 +124,12 @@ class Command(BaseCommand):
         )
 
     def _simulate(self, seconds: float) -> None:
-        """A few canteen POS and a kiosk trade over HTTP with this server, so the demo
-        shows accepted records, postings and a lost card refused at the till."""
+        """A few canteen POS and a kiosk trade over HTTP with this server, and a door
+        controller decides cards at its doors from its access list, so the demo shows
+        accepted records, postings, door events and a lost card refused at the till."""
         from wsgiref.simple_server import WSGIRequestHandler, make_server
 
+        from access.simulation import security_office
         from onecard.wsgi import application
         from terminals.simulator import SimulationOptions, run_simulation
 
@@ -141,15 +143,21 @@ class Command(BaseCommand):
         try:
             summary = run_simulation(SimulationOptions(
                 server=f"http://127.0.0.1:{server.server_port}", pos=3, kiosks=1, cards=20,
-                seconds=seconds, batch=100, seed=2026, lost_cards=1, sync_every=1.0, pause=0.02,
+                door_controllers=1, seconds=seconds, batch=100, seed=2026, lost_cards=1,
+                sync_every=1.0, pause=0.02, door_pause=0.1, access_changes=2,
                 log=lambda line: self.stderr.write(line),
-            ))
+            ), security_office)
         finally:
             server.shutdown()
         self.stdout.write(_("Simulated terminals: %(n)d records accepted, balances %(ok)s.") % {
             "n": summary.statuses.get("accepted", 0),
-            "ok": _("match") if summary.ok else _("DO NOT match"),
+            "ok": _("match") if not summary.mismatches else _("DO NOT match"),
         })
+        self.stdout.write(_(
+            "Simulated door controller: %(n)d cards decided offline, %(granted)d let in; "
+            "%(compared)d decisions checked against the server, %(differ)d differ.") % {
+            "n": summary.door_decisions, "granted": summary.door_granted,
+            "compared": summary.door_compared, "differ": len(summary.door_disagreements)})
 
     def handle(self, *args: Any, **options: Any) -> None:
         role_groups_ensure()

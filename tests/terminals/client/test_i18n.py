@@ -1,6 +1,7 @@
-"""The desk programs speak Chinese and English: every message of the issuing station
-and the serial gateway has both texts, naming the same placeholders, and the language
-follows --lang, then ONECARD_LANG, then the locale, else Chinese."""
+"""The desk programs speak Chinese and English: every message of the issuing station,
+the serial gateway and the door controller's list has both texts, naming the same
+placeholders, and the language follows --lang, then ONECARD_LANG, then the locale, else
+Chinese."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 import pytest
 
+import terminals.client.access  # registers its texts
 import terminals.serial_gateway.messages  # registers its texts
 import terminals.station.messages  # noqa: F401  (registers its texts)
 from terminals.client import i18n

@@ -1,10 +1,16 @@
-"""`simulate --server URL [--pos 10] [--kiosks 2] [--cards 500] [--minutes 5 | --seconds N]
-[--offline-rate 0.2] [--duplicate-rate 0.05] [--batch 500] [--seed S] [--state-dir DIR]`
+"""`simulate --server URL [--pos 10] [--kiosks 2] [--door-controllers 2] [--doors 3]
+[--cards 500] [--minutes 5 | --seconds N] [--offline-rate 0.2] [--duplicate-rate 0.05]
+[--batch 500] [--seed S] [--state-dir DIR]`
 
-Sets up cards and terminals as the card office (in this process, through the
-services), then plays the terminals against the server over HTTP only; prints a
-progress line on stderr every few seconds and a summary at the end. Exit status 1
-when any card's balance on the server differs from the card's, 2 when no KEK is set.
+Sets up cards and terminals as the card office, and the door controllers' doors,
+areas, schedules and groups as the security office (in this process, through the
+services: `terminals.simulator`, `access.simulation`), then plays the terminals against
+the server over HTTP only; prints a progress line on stderr every few seconds and a
+summary at the end. Exit status 1 when any card's balance on the server differs from
+the card's, or a door controller decided otherwise than the server with the server's
+current list; 2 when no KEK is set.
+
+It lives on the top floor because it puts together `terminals` and `access`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
+from access.simulation import security_office
 from accounts.errors import KeysUnavailable
 from core.errors import DomainError
 from terminals.simulator import SimulationOptions, run_simulation
@@ -28,12 +35,16 @@ def _rate(text: str) -> float:
 
 
 class Command(BaseCommand):
-    help = "Run a simulated fleet of POS readers and kiosks against a OneCard server."
+    help = ("Run a simulated fleet of POS readers, kiosks and door controllers against a "
+            "OneCard server.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--server", required=True, help="base URL, e.g. http://127.0.0.1:8000")
         parser.add_argument("--pos", type=int, default=10)
         parser.add_argument("--kiosks", type=int, default=2)
+        parser.add_argument("--door-controllers", type=int, default=2,
+                            help="door controllers deciding offline from their access lists")
+        parser.add_argument("--doors", type=int, default=3, help="doors per controller")
         parser.add_argument("--cards", type=int, default=500)
         parser.add_argument("--minutes", type=float, default=5.0)
         parser.add_argument("--seconds", type=float, default=None, help="overrides --minutes")
@@ -53,16 +64,20 @@ class Command(BaseCommand):
             raise CommandError(_("--batch is 1 to 1000."))
         if options["pos"] < 0 or options["kiosks"] < 1 or options["cards"] < 1:
             raise CommandError(_("At least one kiosk and one card; zero or more POS."))
+        if options["door_controllers"] < 0 or options["doors"] < 1:
+            raise CommandError(_("Zero or more door controllers, of one door or more each."))
         seconds = options["seconds"] if options["seconds"] is not None else options["minutes"] * 60
         sim = SimulationOptions(
             server=options["server"], pos=options["pos"], kiosks=options["kiosks"],
-            cards=options["cards"], seconds=seconds, offline_rate=options["offline_rate"],
-            duplicate_rate=options["duplicate_rate"], batch=options["batch"],
+            cards=options["cards"], door_controllers=options["door_controllers"],
+            doors_per_controller=options["doors"], seconds=seconds,
+            offline_rate=options["offline_rate"], duplicate_rate=options["duplicate_rate"],
+            batch=options["batch"],
             lost_cards=options["lost_cards"], seed=options["seed"],
             state_dir=options["state_dir"], log=lambda line: self.stderr.write(line),
         )
         try:
-            summary = run_simulation(sim)
+            summary = run_simulation(sim, security_office)
         except KeysUnavailable as exc:
             self.stderr.write(f"{exc.message} " + _("Set ONECARD_KEK or ONECARD_KEK_FILE."))
             sys.exit(2)
