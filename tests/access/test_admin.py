@@ -86,9 +86,9 @@ def test_an_officer_sets_up_an_area_a_door_a_schedule_and_a_group(
         "name": "Lab front door", "area": Area.objects.get(code="lab").pk,
         "direction": "entry", "unlock_schedule": "", "first_card_group": ""})
     assert door.status_code == 302, door.content
-    assert (Door.objects.get(pk=door_id).area.code, Door.objects.get(pk=door_id).direction) == (
-        "lab", "entry")
-    assert audited("access.door.update").after["direction"] == "entry"
+    placed = Door.objects.select_related("area").get(pk=door_id)
+    assert (placed.area.code if placed.area else None, placed.direction) == ("lab", "entry")
+    assert (audited("access.door.update").after or {})["direction"] == "entry"
 
     schedule = client.post("/admin/access/schedule/add/", {
         "code": "nights", "name": "Night shift", "holidays": "open",
@@ -154,7 +154,7 @@ def test_an_officer_adds_and_removes_a_holiday(officer: tuple[Client, Any]) -> N
     client.post(f"/admin/core/holiday/{holiday.pk}/delete/", {"post": "yes"})
 
     assert not Holiday.objects.exists()
-    assert audited("access.holiday.delete").before["name"] == "National Day"
+    assert (audited("access.holiday.delete").before or {})["name"] == "National Day"
 
 
 def test_a_visitor_is_let_in_for_an_afternoon_and_revoked_early(

@@ -62,6 +62,7 @@ def test_a_door_held_open_is_one_alarm_until_acknowledged_then_a_new_occurrence_
         AlarmStatus.ACKNOWLEDGED, by, "Propped open by a delivery; closed.")
     assert done.acknowledged_at is not None
     audit = AuditEvent.objects.get(action="access.alarm.acknowledge")
+    assert audit.after is not None
     assert (audit.actor, audit.subject_id, audit.after["note"]) == (
         by, str(alarm.pk), "Propped open by a delivery; closed.")
 

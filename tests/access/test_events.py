@@ -71,6 +71,7 @@ def test_each_door_record_becomes_an_event_with_who_where_and_why() -> None:
     assert door_records_project_pending() == 3
 
     entry, refused, stranger = (event_of(lab, seq) for seq in (1, 2, 3))
+    assert entry.area is not None
     assert (entry.door_id, entry.area.code, entry.cardholder, entry.card_no) == (
         f"{lab.terminal_id}-1", "lab", card.cardholder, card.card_no)
     assert (entry.granted, entry.reason, entry.direction) == (True, "", "entry")
