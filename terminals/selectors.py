@@ -319,29 +319,3 @@ def access_list_versions_applied(terminal: Terminal, start: dt.datetime, end: dt
     first = log.filter(at__lte=start).order_by("-at").values_list("at", flat=True).first()
     beats = log.filter(at__lte=end, at__gte=first or start).order_by("at", "id")
     return [(at, int(version)) for at, version in beats.values_list("at", "access_list_version")]
-
-
-# --- Door records, read by access (each accepted `door` record becomes a door event) -----
-
-
-def door_records_accepted(*, terminal: Terminal | None = None,
-                          seqs: Collection[int] | None = None) -> QuerySet[TerminalRecord]:
-    """Accepted `door` records, in the order passages happened: by the controller's time,
-    then by controller and seq (anti-passback judges each passage by the ones before it)."""
-    qs = TerminalRecord.objects.filter(type=RecordType.DOOR, status=RecordStatus.ACCEPTED)
-    if terminal is not None:
-        qs = qs.filter(terminal=terminal)
-    if seqs is not None:
-        qs = qs.filter(terminal_seq__in=list(seqs))
-    return qs.select_related("terminal").order_by("ts", "terminal_id", "terminal_seq")
-
-
-def access_list_versions_applied(terminal: Terminal, start: dt.datetime, end: dt.datetime,
-                                 ) -> list[tuple[dt.datetime, int]]:
-    """The access-list versions a door controller reported applying, (heartbeat time,
-    version) oldest first, from its last heartbeat at or before `start` to `end`: the
-    version it held at a moment is that of its last heartbeat at or before it."""
-    log = HeartbeatLog.objects.filter(terminal=terminal)
-    first = log.filter(at__lte=start).order_by("-at").values_list("at", flat=True).first()
-    beats = log.filter(at__lte=end, at__gte=first or start).order_by("at", "id")
-    return [(at, int(version)) for at, version in beats.values_list("at", "access_list_version")]
