@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import ingest, reconcile, serial, topups, yardstick
+from bench import access, ingest, reconcile, serial, topups, yardstick
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -60,6 +60,7 @@ SECTIONS: list[Section] = [
     Section("ingest", ingest.run, rate="records_per_s", goal=2.0, required=1.0),
     Section("reconcile", reconcile.run),
     Section("serial-gateway", serial.run),  # its yardstick is the line, not pgbench
+    Section("access", access.run),  # starts from empty tables; its goals are times
 ]
 
 
@@ -151,6 +152,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--serial-baud", type=int, default=19200,
                    help="the modelled line's baud rate (default 19200)")
     p.add_argument("--serial-seed", type=int, default=6, help="the readers' random seed")
+    p.add_argument("--access-quick", action="store_true",
+                   help="access section small (2000 grants, 40 changes, 5 s of load): < 1 min")
+    p.add_argument("--access-grants", type=int, default=50_000,
+                   help="grants on the measured door controller (default 50000)")
+    p.add_argument("--access-changes", type=int, default=200,
+                   help="membership changes whose deltas are timed (default 200)")
+    p.add_argument("--access-ingest-cards", type=int, default=1000,
+                   help="cards of the ingest load access-check runs under (default 1000)")
+    p.add_argument("--access-ingest-seconds", type=float, default=15.0,
+                   help="how long the ingest load runs under the checks (default 15)")
+    p.add_argument("--access-check-workers", type=int, default=2,
+                   help="gunicorn workers of the door checks' own pool (default 2)")
     p.add_argument("--pgbench-seconds", type=int, default=15)
     p.add_argument("--pgbench-clients", type=int, default=4)
     p.add_argument("--pgbench-jobs", type=int, default=2)
