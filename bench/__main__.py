@@ -153,7 +153,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="the modelled line's baud rate (default 19200)")
     p.add_argument("--serial-seed", type=int, default=6, help="the readers' random seed")
     p.add_argument("--access-quick", action="store_true",
-                   help="access section small (2000 grants, 40 changes, 5 s of load): < 1 min")
+                   help="access section small (2000 grants, 20 changes, 4 s of load): < 1 min")
     p.add_argument("--access-grants", type=int, default=50_000,
                    help="grants on the measured door controller (default 50000)")
     p.add_argument("--access-changes", type=int, default=200,

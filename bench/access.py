@@ -36,8 +36,8 @@ in-process (`*_in_process_*`: the selectors `access_list` and `access_check`, no
 and the floor of any signed terminal request on this server (`floor_*`: `GET config`,
 which also authenticates, stores the nonce and answers JSON).
 
-`--access-quick` makes everything small (2,000 grants, 40 changes, 150 ingest cards, 5
-seconds of load): about a minute on the 2-core machine.
+`--access-quick` makes everything small (2,000 grants, 20 changes, 120 ingest cards, 4
+seconds of load): under a minute on the 2-core machine when nothing else runs.
 
 Django is imported inside the functions: `bench/__main__.py` sets it up first.
 """
@@ -79,11 +79,10 @@ class Sizes:
     losses: int = 20
 
 
-QUICK = Sizes(grants=2_000, changes=40, ingest_cards=150, ingest_seconds=5.0,
-              full_requests=3, checks_idle=100, losses=5)
+QUICK = Sizes(grants=2_000, changes=20, ingest_cards=120, ingest_seconds=4.0,
+              full_requests=3, checks_idle=50, losses=3)
 FILL_CHUNK = 5_000
 LAB_MEMBERS = 100  # holders moved in and out of the second group
-LOSSES = 20  # holders set up to lose their card (at most)
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def _register(by: Any, name: str, doors: int) -> Controller:
                       [f"{terminal.terminal_id}-{n}" for n in range(1, doors + 1)])
 
 
-def _setup(grants: int) -> Setup:
+def _setup(grants: int, losses: int) -> Setup:
     import datetime as dt
 
     from django.contrib.auth import get_user_model
@@ -148,7 +147,7 @@ def _setup(grants: int) -> Setup:
     # A few holders the ordinary way (their cards are reported lost later), and a few
     # outside the unit for the third controller.
     loss_cards = []
-    for n in range(LOSSES):
+    for n in range(losses):
         holder = services.cardholder_create(number=f"ACL{n:04d}", name=f"Loses a card {n}",
                                             kind="student", department="BENCH-ACC", by=by,
                                             channel="bench")
@@ -183,7 +182,7 @@ def _setup(grants: int) -> Setup:
     return Setup(big=big, side=side, other=other, lab=lab, by=by,
                  unit_holders=[f"AC{n:07d}" for n in range(grants)],
                  card_nos=[f"88{n:08d}" for n in range(grants)], loss_cards=loss_cards,
-                 grants=grants + LOSSES, fill_s=fill_s, grants_s=grants_s)
+                 grants=grants + losses, fill_s=fill_s, grants_s=grants_s)
 
 
 # --- requests ------------------------------------------------------------------------------
@@ -446,7 +445,7 @@ def run(ctx: Any) -> dict[str, Any]:
     ingest_setup = ingest._setup(SimpleNamespace(ingest_cards=size.ingest_cards,
                                                  ingest_terminals=args.ingest_terminals))
     ingest_setup_s = time.perf_counter() - t0
-    s = _setup(size.grants)
+    s = _setup(size.grants, size.losses)
     print(f"   {s.grants:,} grants on {s.big.term.terminal_id} and {s.side.term.terminal_id}: "
           f"rows {s.fill_s:.1f} s, membership by org unit (list refresh) {s.grants_s:.1f} s",
           flush=True)

@@ -72,7 +72,8 @@ def test_the_fleet_holds_each_card_against_the_servers_figures():
     ]
 
 
-@pytest.mark.parametrize("args", [["--batch", "0"], ["--batch", "1001"], ["--kiosks", "0"]])
+@pytest.mark.parametrize("args", [["--batch", "0"], ["--batch", "1001"], ["--kiosks", "0"],
+                                  ["--door-controllers", "-1"], ["--doors", "0"]])
 def test_the_command_refuses_impossible_fleets(args):
     with pytest.raises(CommandError):
         call_command("simulate", "--server", "http://127.0.0.1:1", *args,
