@@ -43,6 +43,7 @@ FREE_AMOUNTS = (300, 450, 600, 800, 1000, 1250, 1500, 2000, 2600)
 CASH_LOAD = (50_000, 200_000)  # fen a holder puts in a kiosk
 LOW_BALANCE = 2_000  # a holder below this goes to a kiosk
 UNKNOWN_CARD_RATE = 0.02  # a card no one issued, presented at a door
+PASSBACK_RATE = 0.1  # the card just presented, at the same door again (passed back)
 
 
 @dataclass
@@ -81,6 +82,7 @@ class Fleet:
         self.kiosks: list[KioskTerminal] = []
         self.doors: list[DoorTerminal] = []
         self.checkers: dict[str, DoorChecker] = {}
+        self._last_at_door: dict[str, tuple[str, int]] = {}
         self.failures: list[str] = []
         self._threads: list[threading.Thread] = []
 
@@ -306,10 +308,16 @@ class Fleet:
         """A card at one of the controller's doors, now: decided offline and recorded;
         then checked against the server, and uploaded at once when online (so the
         server holds the passages that later decisions may depend on)."""
-        card_no = self._door_card(rng)
+        last = self._last_at_door.get(ctl.terminal_id)
+        card_no: str | None
+        if last is not None and rng.random() < PASSBACK_RATE:
+            card_no, door = last
+        else:
+            card_no, door = self._door_card(rng), rng.randint(1, ctl.doors)
         if card_no is None:
             return
-        presented = ctl.present(card_no, rng.randint(1, ctl.doors))
+        self._last_at_door[ctl.terminal_id] = (card_no, door)
+        presented = ctl.present(card_no, door)
         try:
             check = self.checkers[ctl.terminal_id].check(presented)
         except ClientError as exc:

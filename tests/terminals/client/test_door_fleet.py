@@ -52,7 +52,6 @@ def test_door_controllers_decide_offline_as_the_server_would(live_server, purse_
         last = HeartbeatLog.objects.filter(terminal=row.controller).order_by("-at").first()
         assert last is not None and last.access_list_version == row.version
     assert any("security office:" in line for line in lines)
-    print(text, *lines, sep="\n")
 
 
 @pytest.mark.parametrize(("offline", "server", "same"), [
