@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ from access.decide import (
     Window,
     decide,
     publish,
+    window_from_json,
     window_json,
 )
 from access.models import (
@@ -469,25 +470,32 @@ def holiday_dates() -> frozenset[dt.date]:
     return frozenset(Holiday.objects.values_list("date", flat=True))
 
 
-def _situation(door: Door, state: DoorState, card: Card | None, moment: Moment) -> Situation:
+def _situation(*, door_pk: str, area_id: int | None, state: DoorState, holder_id: int | None,
+               moment: Moment) -> Situation:
+    """What the server holds of earlier passages, up to the moment: the holder's last
+    passage in the area (for an entry door of an anti-passback area) and whether a
+    first-card member was let in at this door that day."""
+    until = dt.datetime.fromtimestamp(moment.ts, dt.UTC)
     last = None
-    if card is not None and door.area_id and state.antipassback != AntipassbackMode.OFF \
+    if holder_id is not None and area_id and state.antipassback != AntipassbackMode.OFF \
             and state.direction == "entry":
         last = (AccessEvent.objects.filter(
-            area_id=door.area_id, cardholder_id=card.cardholder_id, granted=True,
-            direction__isnull=False, ts__lte=dt.datetime.fromtimestamp(moment.ts, dt.UTC))
-            .order_by("-ts", "-id").values_list("direction", flat=True).first())
+            area_id=area_id, cardholder_id=holder_id, granted=True, direction__isnull=False,
+            ts__lte=until).order_by("-ts", "-id").values_list("direction", flat=True).first())
     seen = False
     if state.first_card_cards:
         day_start = moment.local.replace(hour=0, minute=0, second=0, microsecond=0)
         seen = AccessEvent.objects.filter(
-            door=door, granted=True, card_no__in=state.first_card_cards,
-            ts__gte=day_start, ts__lte=dt.datetime.fromtimestamp(moment.ts, dt.UTC)).exists()
+            door_id=door_pk, granted=True, card_no__in=state.first_card_cards,
+            ts__gte=day_start, ts__lte=until).exists()
     return Situation(last_direction=last, first_card_seen=seen)
 
 
 def access_snapshot(controller: Terminal, card_no: str, number: int, ts: int,
                     ) -> tuple[CardState, DoorState, Moment, Situation]:
+    """The decision's input read from the rules themselves (groups, org units, visitor
+    grants): what the lists are computed from. The tests hold the published lists to
+    it; `access_check` answers from the published list, which is faster."""
     door = (Door.objects.select_related("area", "unlock_schedule")
             .get(controller=controller, number=number))
     state = door_settings([door])[number].state
@@ -501,8 +509,87 @@ def access_snapshot(controller: Terminal, card_no: str, number: int, ts: int,
         mine = holder_rules([card.cardholder_id], controller_id=controller.pk)
         rules = tuple(mine.get(card.cardholder_id, {}).get(controller.pk, ()))
     card_state = CardState(card_no, known=True, blacklisted=card.blacklisted, rules=rules)
-    return card_state, state, moment, _situation(door, state, card, moment)
+    return card_state, state, moment, _situation(
+        door_pk=door.pk, area_id=door.area_id, state=state, holder_id=card.cardholder_id,
+        moment=moment)
+
+
+@dataclass
+class _ListState:
+    """What one version of a controller's list says besides the grants: its doors'
+    settings, the holidays, and the schedules read so far (by code). Kept per process
+    and keyed by the version row (number and time of the bump), so any change that
+    reaches the controller's list replaces it."""
+
+    key: tuple[int, dt.datetime | None]
+    doors: dict[int, tuple[DoorSettings, int | None, str]]
+    holidays: frozenset[dt.date]
+    schedules: dict[str, tuple[Window, ...]] = field(default_factory=dict)
+
+    def windows(self, code: str) -> tuple[Window, ...]:
+        if code not in self.schedules:
+            body = schedules_published([code]).get(code, [])
+            self.schedules[code] = tuple(window_from_json(w) for w in body)
+        return self.schedules[code]
+
+
+_LIST_STATES: dict[int, _ListState] = {}
+
+
+def _list_state(controller: Terminal) -> _ListState:
+    row = ControllerListVersion.objects.filter(controller=controller).values_list(
+        "version", "updated_at").first()
+    key = (int(row[0]), row[1]) if row else (0, None)
+    cached = _LIST_STATES.get(controller.pk)
+    if cached is not None and cached.key == key:
+        return cached
+    doors = list(Door.objects.filter(controller=controller).select_related(
+        "area", "unlock_schedule"))
+    settings_of = door_settings(doors)
+    state = _ListState(key=key, holidays=holiday_dates(), doors={
+        d.number: (settings_of[d.number], d.area_id, d.pk) for d in doors})
+    _LIST_STATES[controller.pk] = state
+    return state
+
+
+def grant_rules(grant: PublishedGrant, windows: Iterable[Window]) -> tuple[Rule, ...]:
+    """A published grant read back as rules: its windows grouped by the doors and period
+    they are narrowed to (the grant's own period, for a visitor's grant)."""
+    every = frozenset(grant.doors)
+    groups: dict[tuple[frozenset[int], int | None, int | None], list[Window]] = {}
+    for w in windows:
+        doors = every if w.doors is None else w.doors & every
+        start = grant.valid_from if grant.valid_from is not None else w.valid_from
+        end = grant.valid_to if grant.valid_to is not None else w.valid_to
+        plain = Window(days=w.days, start=w.start, end=w.end, holidays_open=w.holidays_open)
+        groups.setdefault((doors, start, end), []).append(plain)
+    return tuple(Rule(doors=doors, windows=tuple(ws), valid_from=start, valid_to=end)
+                 for (doors, start, end), ws in groups.items())
 
 
 def access_check(controller: Terminal, card_no: str, number: int, ts: int) -> Decision:
-    return decide(*access_snapshot(controller, card_no, number, ts))
+    """POST access-check: the decision the controller's current list gives at that
+    moment (its published grant for the card, its doors' settings, the holidays), with
+    the card's status and the earlier passages the server holds."""
+    state = _list_state(controller)
+    settings_of, area_id, door_pk = state.doors.get(
+        number, (DoorSettings(DoorState(number=number), None), None, ""))
+    door = settings_of.state
+    moment = Moment(ts=ts, local=dt.datetime.fromtimestamp(ts, server_zone()),
+                    holidays=state.holidays)
+    card = Card.objects.filter(card_no=card_no).values_list(
+        "blacklisted", "cardholder_id").first()
+    if card is None:
+        return decide(CardState(card_no, known=False), door, moment)
+    blacklisted, holder_id = card
+    rules: tuple[Rule, ...] = ()
+    row = ControllerGrant.objects.filter(controller=controller, card_no=card_no).values_list(
+        "doors", "schedule", "valid_from", "valid_to").first()
+    if row is not None and not blacklisted:
+        grant = PublishedGrant(doors=tuple(row[0]), schedule=row[1], valid_from=row[2],
+                               valid_to=row[3])
+        rules = grant_rules(grant, state.windows(grant.schedule))
+    situation = _situation(door_pk=door_pk, area_id=area_id, state=door, holder_id=holder_id,
+                           moment=moment)
+    return decide(CardState(card_no, known=True, blacklisted=blacklisted, rules=rules), door,
+                  moment, situation)

@@ -15,10 +15,12 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.utils import timezone
 
 from access import selectors
 from access.decide import Combiner, PublishedGrant
 from access.models import (
+    AccessGroup,
     AccessListChange,
     ChangeKind,
     CombinedSchedule,
@@ -26,11 +28,13 @@ from access.models import (
     ControllerListVersion,
     Door,
     Lockdown,
+    VisitorGrant,
 )
 
 # Holders are recomputed in slices, so a group of a whole school costs a few queries per
 # slice rather than one enormous IN list.
 SLICE = 2000
+BATCH = 2000  # rows per INSERT
 
 
 @dataclass
@@ -81,16 +85,31 @@ def _diff(holders: Collection[int], combine: Combiner) -> _Diff:
     return diff
 
 
-def _settings_controllers(affected: Affected) -> set[int]:
+def _reach(holders: Collection[int]) -> tuple[set[int], set[int]]:
+    """The controllers these holders' grants are on or may come to (their groups' doors,
+    their visitor grants' doors), and their groups: read before the locks, to know
+    which to take."""
+    controllers: set[int] = set()
+    groups: set[int] = set()
+    for part in _slices(holders):
+        for mine in selectors.groups_of_holders(part).values():
+            groups |= mine
+        controllers |= set(ControllerGrant.objects.filter(cardholder_id__in=part)
+                           .values_list("controller_id", flat=True).distinct())
+        controllers |= set(VisitorGrant.doors.through.objects.filter(
+            visitorgrant__cardholder_id__in=part, visitorgrant__revoked_at__isnull=True)
+            .values_list("door__controller_id", flat=True).distinct())
+    controllers |= set(AccessGroup.doors.through.objects.filter(accessgroup_id__in=groups)
+                       .values_list("door__controller_id", flat=True).distinct())
+    return controllers, groups
+
+
+def _settings_controllers(affected: Affected, groups: set[int]) -> set[int]:
     """Controllers whose doors block names cards of the groups concerned: first-card
     doors, and areas locked with such a group excepted."""
-    groups = set(affected.groups)
-    if affected.holders:
-        for mine in selectors.groups_of_holders(affected.holders).values():
-            groups |= mine
-    if not groups:
-        return set(affected.controllers)
     controllers = set(affected.controllers)
+    if not groups:
+        return controllers
     controllers |= set(Door.objects.filter(first_card_group_id__in=groups)
                        .values_list("controller_id", flat=True))
     areas = Lockdown.objects.filter(ended_at__isnull=True, except_group_id__in=groups
@@ -114,21 +133,23 @@ def lists_refresh(affected: Affected) -> dict[int, int]:
     for each controller that changed."""
     if not affected:
         return {}
-    settings = _settings_controllers(affected)
-    # A first pass finds the controllers to lock; the second, under the locks, sees every
-    # change committed by a writer that held them before us.
-    first = _diff(affected.holders, Combiner())
-    locked = _lock(first.controllers() | settings)
+    # Which controllers to lock is read first; the grants are computed under the locks,
+    # so they see every change committed by a writer that held them before us.
+    reach, groups = _reach(affected.holders)
+    settings = _settings_controllers(affected, groups | affected.groups)
+    locked = _lock(reach | settings)
     combine = Combiner()
     diff = _diff(affected.holders, combine)
     late = diff.controllers() - set(locked)
-    if late:  # a concurrent change moved a grant to another controller meanwhile
+    if late:  # a concurrent change gave a holder another group meanwhile
         locked.update(_lock(late))
     touched = diff.controllers() | settings
     versions: dict[int, int] = {}
+    now = timezone.now()
     for controller in sorted(touched):
         row = locked[controller]
         row.version += 1
+        row.updated_at = now  # bulk_update leaves auto_now alone
         versions[controller] = row.version
     ControllerListVersion.objects.bulk_update([locked[c] for c in versions],
                                               ["version", "updated_at"])
@@ -139,7 +160,7 @@ def lists_refresh(affected: Affected) -> dict[int, int]:
                                card_no=card) for c, card in diff.delete]
     lines += [AccessListChange(controller_id=c, version=versions[c], kind=ChangeKind.SETTINGS)
               for c in sorted(settings)]
-    AccessListChange.objects.bulk_create(lines)
+    AccessListChange.objects.bulk_create(lines, batch_size=BATCH)
     return versions
 
 
@@ -158,7 +179,7 @@ def _write_grants(diff: _Diff, versions: dict[int, int], combine: Combiner) -> N
                             valid_to=grant[3], version=versions[c])
             for (c, card), (holder, grant) in diff.upsert.items()]
     ControllerGrant.objects.bulk_create(
-        rows, update_conflicts=True, unique_fields=["controller", "card_no"],
+        rows, batch_size=BATCH, update_conflicts=True, unique_fields=["controller", "card_no"],
         update_fields=["cardholder", "doors", "schedule", "valid_from", "valid_to", "version"])
 
 

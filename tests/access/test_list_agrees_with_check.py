@@ -31,6 +31,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from access import selectors, services
+from access.decide import decide
 from access.models import VisitorGrant
 from accounts import services as accounts
 from accounts.models import CARD_TRANSITIONS, Card, CardStatus
@@ -300,8 +301,12 @@ def test_the_list_a_controller_holds_and_access_check_never_disagree(on_postgres
                     for door in range(1, DOORS + 1):
                         online = selectors.access_check(world.ctrl, card.card_no, door, ts)
                         offline = world.held.decide(card.card_no, door, ts, blacklist)
+                        ruled = decide(*selectors.access_snapshot(world.ctrl, card.card_no,
+                                                                  door, ts))
                         assert (online.granted, online.reason) == offline, (
                             card.card_no, door, ts, ops)
+                        assert (ruled.granted, ruled.reason) == offline, (
+                            "rules", card.card_no, door, ts, ops)
                         event(f"reason {online.reason}")
             event("combined schedule" if any(g["schedule"].startswith("combo-")
                                               for g in world.held.grants.values())
