@@ -13,7 +13,7 @@ class AccessConfig(AppConfig):
         from access.tasks import schedule_housekeeping
         from accounts.signals import card_status_changed, cardholder_changed
         from terminals.hooks import access_list_version_source
-        from terminals.signals import records_accepted, terminal_registered
+        from terminals.signals import heartbeat_received, records_accepted, terminal_registered
 
         card_status_changed.connect(receivers.on_card_status_changed,
                                     dispatch_uid="access.card_status_changed")
@@ -23,5 +23,7 @@ class AccessConfig(AppConfig):
                                     dispatch_uid="access.terminal_registered")
         records_accepted.connect(receivers.on_records_accepted,
                                  dispatch_uid="access.records_accepted")
+        heartbeat_received.connect(receivers.on_heartbeat_received,
+                                   dispatch_uid="access.heartbeat_received")
         access_list_version_source.register(selectors.list_version)
         post_migrate.connect(schedule_housekeeping, sender=self)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from access import services
+from access.alarms import controller_faults_record
 from access.events import door_records_of_batch
 from access.models import AccessGroupOrgUnit
 from access.services.lists import Affected
@@ -37,3 +38,11 @@ def on_records_accepted(*, terminal: Any, records: list[tuple[int, str]],
     door = [seq for seq, kind in records if kind == RecordType.DOOR]
     if door:  # each becomes a door event (access.events), in the ingest's transaction
         door_records_of_batch(terminal=terminal, seqs=door)
+
+
+def on_heartbeat_received(*, terminal: Any, report: dict[str, Any], at: Any,
+                          previous_faults: list[Any] | None = None, **_kwargs: Any) -> None:
+    # door_held_open / door_forced become alarms; a fault the heartbeat before also
+    # reported continues the same occurrence.
+    controller_faults_record(controller=terminal, faults=report.get("faults") or [],
+                             previous=previous_faults or [], at=at)

@@ -136,9 +136,11 @@ def terminal_heartbeat(*, terminal: Terminal, report: dict[str, Any]) -> Termina
     ):
         raise InvalidRequest(_('faults must be a list of {"code", "message"}.'), field="faults")
     now = timezone.now()
+    previous_faults = list(terminal.faults or [])  # what the heartbeat before this one said
     with transaction.atomic():
         _heartbeat_store(terminal, report, faults, now)
-        heartbeat_received.send(sender=Terminal, terminal=terminal, report=report, at=now)
+        heartbeat_received.send(sender=Terminal, terminal=terminal, report=report, at=now,
+                                previous_faults=previous_faults)
     terminal.refresh_from_db()
     return terminal
 

@@ -6,8 +6,9 @@ the transaction that stores what it reports.
   controller's doors are made from it: `<terminal_id>-1..N`).
 - `records_accepted(sender=Terminal, terminal, records)`: records of a batch were
   accepted; `records` is a list of `(terminal_seq, type)`, in the order sent.
-- `heartbeat_received(sender=Terminal, terminal, report, at)`: a terminal's heartbeat
-  (its versions, queue and `faults`), already validated and stored.
+- `heartbeat_received(sender=Terminal, terminal, report, at, previous_faults)`: a
+  terminal's heartbeat (its versions, queue and `faults`), already validated and
+  stored; `previous_faults` is what its heartbeat before this one reported.
 """
 
 from __future__ import annotations

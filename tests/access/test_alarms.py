@@ -1,6 +1,7 @@
 """Door alarms: a door controller reports `door_held_open` and `door_forced` in its
 heartbeats (through the real heartbeat endpoint); each becomes one alarm that a security
-officer acknowledges, with who, when and a note, audited."""
+officer acknowledges, with who, when and a note, audited. The heartbeat reaches access
+through the hook terminals offers (`heartbeat_received`, connected in AccessConfig)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,16 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from access.alarms import alarm_acknowledge, controller_faults_record, fault_door
+from access.alarms import alarm_acknowledge, fault_door
 from access.errors import AlarmAcknowledged
 from access.models import AccessAlarm, AlarmKind, AlarmStatus
 from accounts.models import AuditEvent
-from terminals.signals import heartbeat_received
 from tests.access.door_records import door_controller, heartbeat
 from tests.access.scenario import officer
 from tests.factories import StaffFactory
 from tests.terminals.protocol import terminal_for
 
 pytestmark = pytest.mark.django_db
-
-
-def _faults_to_alarms(*, terminal: Any, report: dict[str, Any], at: Any, **_kwargs: Any) -> None:
-    # The call the heartbeat hook makes: `terminal` still holds the previous heartbeat's
-    # faults (terminal_heartbeat stores the new ones with an UPDATE, not on the instance).
-    controller_faults_record(controller=terminal, faults=report.get("faults") or [],
-                             previous=terminal.faults, at=at)
-
-
-@pytest.fixture(autouse=True)
-def _heartbeats_reach_access() -> Any:
-    heartbeat_received.connect(_faults_to_alarms, dispatch_uid="tests.access.alarms")
-    yield
-    heartbeat_received.disconnect(dispatch_uid="tests.access.alarms")
 
 
 def held_open(door: str) -> dict[str, str]:
