@@ -123,7 +123,9 @@ SPECTACULAR_SETTINGS = {
     # One name for a choice set used by several fields (top-up method, deposit method).
     "ENUM_NAME_OVERRIDES": {"TopUpMethodEnum": "accounts.models.TopUpMethod",
                             "ExceptionStatusEnum": "settlement.models.ExceptionStatus",
-                            "ExceptionCodeEnum": "settlement.models.ExceptionCode"},
+                            "ExceptionCodeEnum": "settlement.models.ExceptionCode",
+                            "AlarmKindEnum": "access.models.AlarmKind",
+                            "CardholderKindEnum": "accounts.models.CardholderKind"},
     # drf-spectacular's own hook first; then every error code on the error body's `code`.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "onecard.error_catalogue.error_code_enum"],

@@ -177,6 +177,8 @@ class MonthField(serializers.Field):
 _MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}\Z")
 
 
+@extend_schema_field({"type": "string", "example": "2026-03-01",
+                      "description": "a date YYYY-MM-DD or an ISO 8601 date-time"})
 class MomentField(serializers.Field):
     """A date (`YYYY-MM-DD`, the whole day in the server's time zone) or an ISO 8601
     date-time; one without an offset is read in the server's time zone. `end=True` makes
