@@ -40,6 +40,7 @@ from access.models import (
     VisitorGrant,
 )
 from access.services import WindowSpec
+from core.admin import ReadOnlyAdmin
 from core.errors import DomainError
 from core.models import Holiday
 
@@ -106,19 +107,6 @@ class ServiceAdmin(admin.ModelAdmin):
         for field in saved._meta.concrete_fields:
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records only the server writes: visible, never added, edited or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 # --- Areas and doors ------------------------------------------------------------------------
 

@@ -16,8 +16,6 @@ from django.utils.translation import gettext as _
 from access import event_selectors
 from access.models import AccessEvent, Area, DoorDirection
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
 
 def _local(moment: dt.datetime) -> str:
     return timezone.localtime(moment).isoformat()

@@ -49,6 +49,7 @@ from accounts.models import (
     SubsidyBatch,
     TopUpMethod,
 )
+from core.admin import ReadOnlyAdmin, ReadOnlyTabularInline
 from core.errors import DomainError
 
 CHANNEL = "admin"
@@ -533,33 +534,6 @@ class CardAdmin(OperationsAdmin):
 
 
 # --- Read-only records ------------------------------------------------------------------
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records that only services write: visible, never added, edited or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyTabularInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OrgUnit)

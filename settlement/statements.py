@@ -18,8 +18,6 @@ from accounts.models import Merchant
 from settlement.models import MerchantSettlement
 from settlement.selectors import settlements_of_day, settlements_of_month
 
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PDF_CONTENT_TYPE = "application/pdf"
 CJK_FONT = "STSong-Light"  # a CID font every PDF reader has; no font file shipped
 
 Cell = str | int

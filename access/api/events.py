@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,8 +20,16 @@ from access import event_selectors, reports
 from access.alarms import alarm_acknowledge
 from access.models import AlarmKind, AlarmStatus, DenyReason, DoorDirection, EventFlag
 from core.api.serializers import InputSerializer, MomentField, QuerySerializer
-from core.api.views import StaffAPIView, error_responses, paginated, query_params, validated
+from core.api.views import (
+    FileFormatNegotiation,
+    StaffAPIView,
+    error_responses,
+    paginated,
+    query_params,
+    validated,
+)
 from core.errors import NotFound
+from core.files import XLSX_CONTENT_TYPE, attachment
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.pagination import Pagination
 from core.permissions import Area
@@ -30,13 +37,6 @@ from core.permissions import Area
 TAG = ["access"]
 DOOR_ID = r"^[A-Za-z0-9-]{1,40}$"
 AREA_CODE = r"^[A-Za-z0-9_.-]{1,32}$"
-
-
-class FileFormatNegotiation(DefaultContentNegotiation):
-    """`?format=` picks the report's file here, not a DRF renderer."""
-
-    class settings:  # read as DefaultContentNegotiation.settings
-        URL_FORMAT_OVERRIDE = None
 
 
 def _area_field(**kwargs: Any) -> serializers.RegexField:
@@ -247,15 +247,13 @@ class AlarmAcknowledgeView(StaffAPIView):
 def _json_or_xlsx(sheet: str) -> dict[Any, Any]:
     """The answers of a report: JSON, or with ?format=xlsx the spreadsheet."""
     return {(200, "application/json"): OpenApiTypes.OBJECT,
-            (200, reports.XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY,
+            (200, XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY,
                                                               description=sheet),
             **error_responses(query=True)}
 
 
 def _file(content: bytes, name: str) -> HttpResponse:
-    answer = HttpResponse(content, content_type=reports.XLSX_CONTENT_TYPE)
-    answer["Content-Disposition"] = f'attachment; filename="{name}"'
-    return answer
+    return attachment(content, filename=name, content_type=XLSX_CONTENT_TYPE)
 
 
 class PresenceView(StaffAPIView):

@@ -13,6 +13,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -33,6 +34,14 @@ class JSONBodyParser(JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise ParseError(_("JSON parse error - the body is nested too deeply.")) from exc
+
+
+
+class FileFormatNegotiation(DefaultContentNegotiation):
+    """`?format=` picks a report's file (json, xlsx, pdf) in the view, not a DRF renderer."""
+
+    class settings:  # read as DefaultContentNegotiation.settings
+        URL_FORMAT_OVERRIDE = None
 
 
 class StaffAPIView(APIView):

@@ -17,10 +17,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.serializers import InputSerializer, QuerySerializer, StrictIntegerField
-from core.api.views import StaffAPIView, error_responses, query_params, validated
+from core.api.views import (
+    FileFormatNegotiation,
+    StaffAPIView,
+    error_responses,
+    query_params,
+    validated,
+)
+from core.files import XLSX_CONTENT_TYPE as XLSX
+from core.files import attachment
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.permissions import Area
-from settlement.api.settlements import XLSX, FileFormatNegotiation
 from settlement.cash import shift_close, shift_open
 from settlement.corrections import purchase_refund
 from settlement.selectors import shift_get, shift_list
@@ -101,9 +108,8 @@ def _shift_report(day: dt.date, rows: Any) -> HttpResponse:
                                                      "counted", "difference")]])
     out = io.BytesIO()
     book.save(out)
-    response = HttpResponse(out.getvalue(), content_type=XLSX)
-    response["Content-Disposition"] = f'attachment; filename="shifts-{day.isoformat()}.xlsx"'
-    return response
+    return attachment(out.getvalue(), filename=f"shifts-{day.isoformat()}.xlsx",
+                      content_type=XLSX)
 
 
 class ShiftCloseView(StaffAPIView):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -13,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.serializers import QuerySerializer
-from core.api.views import StaffAPIView, error_responses, query_params
+from core.api.views import FileFormatNegotiation, StaffAPIView, error_responses, query_params
+from core.files import XLSX_CONTENT_TYPE, attachment
 from core.permissions import Area
-from settlement import reports, statements
-from settlement.api.settlements import FileFormatNegotiation
+from settlement import reports
 
 
 class DailySummaryView(StaffAPIView):
@@ -31,7 +30,7 @@ class DailySummaryView(StaffAPIView):
     @extend_schema(
         tags=["reports"], parameters=[Query],
         responses={(200, "application/json"): OpenApiTypes.OBJECT,
-                   (200, statements.XLSX_CONTENT_TYPE): OpenApiResponse(
+                   (200, XLSX_CONTENT_TYPE): OpenApiResponse(
                        OpenApiTypes.BINARY, description="the summary as a spreadsheet"),
                    **error_responses(query=True)},
         summary="The business day's figures: sales, top-ups, subsidies, deposits, refunds, "
@@ -43,7 +42,6 @@ class DailySummaryView(StaffAPIView):
         summary = reports.daily_summary(day)
         if query.get("format") != "xlsx":
             return Response(summary)
-        answer = HttpResponse(reports.daily_summary_xlsx(summary),
-                              content_type=statements.XLSX_CONTENT_TYPE)
-        answer["Content-Disposition"] = f'attachment; filename="daily-{day.isoformat()}.xlsx"'
-        return answer
+        return attachment(reports.daily_summary_xlsx(summary),
+                          filename=f"daily-{day.isoformat()}.xlsx",
+                          content_type=XLSX_CONTENT_TYPE)

@@ -11,12 +11,18 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api.serializers import InputSerializer, MonthField, QuerySerializer
-from core.api.views import StaffAPIView, error_responses, query_params, validated
+from core.api.views import (
+    FileFormatNegotiation,
+    StaffAPIView,
+    error_responses,
+    query_params,
+    validated,
+)
+from core.files import PDF_CONTENT_TYPE, XLSX_CONTENT_TYPE, attachment
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from core.permissions import Area
 from settlement import statements
@@ -24,19 +30,12 @@ from settlement.selectors import merchant_get, settlements_of_day, settlements_o
 from settlement.settle import settlement_run
 
 TAG = ["settlements"]
-XLSX = statements.XLSX_CONTENT_TYPE
-PDF = statements.PDF_CONTENT_TYPE
+XLSX = XLSX_CONTENT_TYPE
+PDF = PDF_CONTENT_TYPE
 FILE_FORMATS: dict[str, tuple[Callable[[statements.Statement], bytes], str]] = {
     "xlsx": (statements.statement_xlsx, XLSX),
     "pdf": (statements.statement_pdf, PDF),
 }
-
-
-class FileFormatNegotiation(DefaultContentNegotiation):
-    """`?format=` picks the statement file here, not a DRF renderer."""
-
-    class settings:  # read as DefaultContentNegotiation.settings
-        URL_FORMAT_OVERRIDE = None
 
 
 class SettlementOutput(serializers.Serializer):
@@ -62,9 +61,8 @@ def statement_file(kind: str | None, statement: Callable[[], statements.Statemen
         return None
     made = statement()
     render, content_type = FILE_FORMATS[kind]
-    answer = HttpResponse(render(made), content_type=content_type)
-    answer["Content-Disposition"] = f'attachment; filename="{made.filename}.{kind}"'
-    return answer
+    return attachment(render(made), filename=f"{made.filename}.{kind}",
+                      content_type=content_type)
 
 
 def file_responses(output: Any, *kinds: str) -> dict[Any, Any]:
