@@ -318,25 +318,14 @@ def _change_url(obj: models.Model) -> str:
 # --- Cardholders ---------------------------------------------------------------------
 
 
-class CardInline(admin.TabularInline):
+class CardInline(ReadOnlyTabularInline):
     model = Card
     fk_name = "cardholder"
     # Each row is headed by the card number, linked to the card (show_change_link).
     fields = ("uid", "status", "blacklisted", "deposit_yuan", "balances", "issued_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     show_change_link = True
     ordering = ("-issued_at",)
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description=gettext_lazy("deposit"))
     def deposit_yuan(self, card: Card) -> str:

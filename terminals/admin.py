@@ -4,16 +4,14 @@ never displayed here."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
 from terminals.models import Terminal
 
 
 @admin.register(Terminal)
-class TerminalAdmin(admin.ModelAdmin):
+class TerminalAdmin(ReadOnlyAdmin):
     list_display = ("terminal_id", "kind", "name", "merchant", "doors", "status",
                     "config_version", "created_at")
     list_filter = ("kind", "status")
@@ -21,12 +19,3 @@ class TerminalAdmin(admin.ModelAdmin):
     fields = ("terminal_id", "kind", "name", "merchant", "doors", "status", "config_version",
               "params", "kek_id", "created_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
