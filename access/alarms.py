@@ -23,6 +23,7 @@ from access.errors import AlarmAcknowledged
 from access.models import AccessAlarm, AlarmKind, AlarmStatus
 from accounts.audit import audit_record
 from terminals.models import Terminal, TerminalKind
+from terminals.selectors import terminal_locked
 
 _DOOR_WORD = re.compile(r"\bdoor\s*(?:no\.?|#)?\s*(\d{1,5})\b", re.IGNORECASE)
 _NUMBER_ONLY = re.compile(r"^\s*(\d{1,5})\s*$")
@@ -64,7 +65,7 @@ def controller_faults_record(*, controller: Terminal, faults: Iterable[Mapping[s
     before = _occurrences(controller, previous)
     # The controller's row lock (the heartbeat's own transaction holds it already) makes
     # two heartbeats of one controller raise one alarm, not two.
-    Terminal.objects.select_for_update().filter(pk=controller.pk).values_list("pk").first()
+    terminal_locked(controller)
     alarms = (AccessAlarm.objects.filter(controller=controller,
                                          kind__in=[kind for kind, _door in now])
               .order_by("-raised_at", "-id"))

@@ -29,7 +29,7 @@ from django.utils import timezone
 from access import selectors, services
 from access.models import AccessGroup
 from access.services import WindowSpec
-from accounts.models import Card
+from accounts.selectors import cardholder_numbers_of_cards
 from terminals.simulator import SecuritySetup
 
 CHANNEL = "simulator"
@@ -74,8 +74,7 @@ def _group(setup: SecuritySetup, name: str, schedule: str, doors: list[str],
 def security_office(setup: SecuritySetup) -> SimulatedSecurityOffice:
     """Set the run's doors up (see the module's docstring) and return the office that
     changes them during the run."""
-    numbers = dict(Card.objects.filter(card_no__in=setup.card_nos)
-                   .values_list("card_no", "cardholder__number"))
+    numbers = cardholder_numbers_of_cards(setup.card_nos)
     holders = [numbers[c] for c in setup.card_nos]
     setup.rng.shuffle(holders)
     n = len(holders)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -19,9 +20,12 @@ from accounts.models import (
     BlacklistVersion,
     Card,
     Cardholder,
+    CardholderStatus,
+    CardStatus,
     Entry,
     LedgerAccount,
     LoadStatus,
+    OrgUnit,
     PendingLoad,
     Posting,
     Purse,
@@ -53,10 +57,71 @@ def card_get(card_no: str, *, cardholder: Cardholder | None = None) -> Card:
     return card
 
 
+def cardholders_by_number(numbers: Collection[str]) -> dict[str, Cardholder]:
+    """Cardholders by number in one query; numbers not found are simply absent."""
+    return {h.number: h for h in Cardholder.objects.filter(number__in=set(numbers))}
+
+
+def org_units_by_code(codes: Collection[str]) -> dict[str, OrgUnit]:
+    return {u.code: u for u in OrgUnit.objects.filter(code__in=set(codes))}
+
+
+def org_unit_parents() -> dict[int, int | None]:
+    """Every org unit's id with its parent's (a small table): the tree, read once."""
+    return dict(OrgUnit.objects.values_list("id", "parent_id"))
+
+
+def cardholder_ids_in_org_units(unit_ids: Collection[int]) -> set[int]:
+    """The holders placed directly in these units (callers expand a unit to the units
+    below it first)."""
+    if not unit_ids:
+        return set()
+    return set(Cardholder.objects.filter(org_unit_id__in=unit_ids).values_list("id", flat=True))
+
+
+def cardholder_org_units(holder_ids: Collection[int]) -> dict[int, int]:
+    """Each of these holders' org unit, for those placed in one."""
+    return dict(Cardholder.objects.filter(id__in=holder_ids, org_unit__isnull=False)
+                .values_list("id", "org_unit_id"))
+
+
+def _usable(cards: QuerySet[Card]) -> QuerySet[Card]:
+    # The one definition of a card that may open a door or badge: active, unlisted, and
+    # held by an active holder.
+    return cards.filter(status=CardStatus.ACTIVE, blacklisted=False,
+                        cardholder__status=CardholderStatus.ACTIVE)
+
+
+def cards_usable(holder_ids: Collection[int]) -> dict[int, str]:
+    """The card each of these holders may badge with (see `_usable`), by holder id."""
+    return dict(_usable(Card.objects.filter(cardholder_id__in=holder_ids))
+                .values_list("cardholder_id", "card_no"))
+
+
+def card_usable(card_no: str) -> tuple[Card | None, bool]:
+    """The card with this number (its holder read with it), and whether it may badge."""
+    card = Card.objects.select_related("cardholder").filter(card_no=card_no).first()
+    if card is None:
+        return None, False
+    return card, _usable(Card.objects.filter(pk=card.pk)).exists()
+
+
+def cardholder_numbers_of_cards(card_nos: Collection[str]) -> dict[str, str]:
+    """Each card's holder number, by card number."""
+    return dict(Card.objects.filter(card_no__in=set(card_nos))
+                .values_list("card_no", "cardholder__number"))
+
+
 def card_locked(card: Card) -> Card:
     """The card re-read under its row lock (the lock order's second step), so that what
     is read of it cannot change until the caller's transaction ends."""
     return Card.objects.select_for_update(of=("self",)).select_related("cardholder").get(pk=card.pk)
+
+
+def card_by_number_query(card_no: str) -> QuerySet[Card]:
+    """The card with this number as a query, not yet run: an app above embeds it in
+    its own (a subquery) so that one round trip reads both."""
+    return Card.objects.filter(card_no=card_no)
 
 
 def cards_by_number(card_nos: set[str]) -> dict[str, Card]:

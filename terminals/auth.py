@@ -106,6 +106,17 @@ def terminal_authenticate(
     return terminal
 
 
+# The nonce's own commit does not wait for its WAL to reach the disk (PostgreSQL's
+# synchronous_commit off, for that one statement's transaction). Under a bulk upload the
+# WAL flush queue is long, and a door check or a live sale would wait in it for a row
+# that guards nothing durable: a crash can lose only the last fraction of a second of
+# nonces (wal_writer_delay), so at worst a request signed just before the crash could be
+# replayed once, and every terminal request is idempotent (records by seq, loads by id)
+# or a read. A request that writes commits synchronously itself, which flushes its
+# nonce with it.
+_ASYNC_COMMIT = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+
+
 def _nonce_fresh(terminal: Terminal, nonce: str) -> bool:
     """Insert the nonce in its own statement (autocommit): the unique index makes the
     check hold across every server process."""
@@ -117,7 +128,8 @@ def _nonce_fresh(terminal: Terminal, nonce: str) -> bool:
                 [now - dt.timedelta(seconds=NONCE_WINDOW_S)],
             )
         cur.execute(
-            "INSERT INTO terminals_nonce (terminal_id, nonce, at) VALUES (%s, %s, %s) "
+            "INSERT INTO terminals_nonce (terminal_id, nonce, at) "
+            f"SELECT %s, %s, %s{_ASYNC_COMMIT if connection.vendor == 'postgresql' else ''} "
             "ON CONFLICT (terminal_id, nonce) DO UPDATE SET at = EXCLUDED.at "
             "WHERE terminals_nonce.at < %s RETURNING id",
             [terminal.pk, nonce, now, now - dt.timedelta(seconds=NONCE_WINDOW_S)],

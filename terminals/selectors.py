@@ -35,6 +35,12 @@ def terminal_get(terminal_id: str) -> Terminal:
     return terminal
 
 
+def terminal_locked(terminal: Terminal) -> None:
+    """Take the terminal's row lock until the caller's transaction ends: what serialises
+    two requests of one terminal (heartbeats raising alarms, for one)."""
+    Terminal.objects.select_for_update().filter(pk=terminal.pk).values_list("pk").first()
+
+
 def terminal_list(*, kind: str | None = None, status: str | None = None) -> QuerySet[Terminal]:
     qs = Terminal.objects.select_related("merchant").order_by("terminal_id")
     if kind:

@@ -16,6 +16,7 @@ from access.services.setup import schedule_by_code
 from accounts.audit import audit_record
 from accounts.errors import UnknownCardholders
 from accounts.models import Cardholder, OrgUnit
+from accounts.selectors import cardholders_by_number, org_units_by_code
 
 
 def doors_by_id(door_ids: Sequence[str], field: str = "doors") -> list[Door]:
@@ -29,7 +30,7 @@ def doors_by_id(door_ids: Sequence[str], field: str = "doors") -> list[Door]:
 
 
 def _holders_by_number(numbers: Sequence[str]) -> dict[str, Cardholder]:
-    found = {h.number: h for h in Cardholder.objects.filter(number__in=set(numbers))}
+    found = cardholders_by_number(numbers)
     missing = sorted(set(numbers) - set(found))
     if missing:
         raise UnknownCardholders(_("Unknown cardholders: %(n)s; nothing was changed.")
@@ -38,7 +39,7 @@ def _holders_by_number(numbers: Sequence[str]) -> dict[str, Cardholder]:
 
 
 def _units_by_code(codes: Sequence[str]) -> dict[str, OrgUnit]:
-    found = {u.code: u for u in OrgUnit.objects.filter(code__in=set(codes))}
+    found = org_units_by_code(codes)
     missing = sorted(set(codes) - set(found))
     if missing:
         raise UnknownOrgUnits(_("Unknown org units: %(u)s; nothing was changed.")

@@ -16,7 +16,7 @@ from access.services.groups import doors_by_id
 from access.services.lists import Affected, lists_refresh
 from accounts.audit import audit_record
 from accounts.errors import UnknownCardholders
-from accounts.models import Cardholder
+from accounts.selectors import cardholders_by_number
 from core.errors import InvalidRequest
 
 
@@ -28,7 +28,7 @@ def visitor_grant_create(*, cardholder: str, doors: Sequence[str], valid_from: d
     lists carry the period, so controllers stop honouring it by themselves."""
     if valid_to <= valid_from:
         raise InvalidRequest(_("to must be later than from."), field="to")
-    holder = Cardholder.objects.filter(number=cardholder).first()
+    holder = cardholders_by_number([cardholder]).get(cardholder)
     if holder is None:
         raise UnknownCardholders(_("Unknown cardholders: %(n)s; nothing was changed.")
                                  % {"n": cardholder}, cardholders=[cardholder])
