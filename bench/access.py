@@ -516,12 +516,16 @@ def _print_goals(f: dict[str, Any]) -> None:
           f"{f['check_in_process_p99_ms']} ms; any signed request (GET config) p50 "
           f"{f['floor_signed_get_p50_ms']} ms, p99 {f['floor_signed_get_p99_ms']} ms; "
           f"load average {f['load_avg_1min_before']} before, {f['load_avg_1min_after']} after")
-    for prefix, label in (("check_idle", "idle server"),
-                          ("check_shared", "under ingest, same workers"),
-                          ("check_own_pool", "under ingest, own pool")):
+    # The deployment routes access-check to a pool of its own (README, Running in
+    # production): that line is the figure; the shared one shows why it is routed.
+    for prefix, label, goal in (
+            ("check_idle", "idle server", True),
+            ("check_own_pool", "under ingest, own pool", True),
+            ("check_shared", "under ingest, same workers", False)):
+        verdict = (f"goal <= {GOAL_CHECK_MS} ms: {mark(f[f'{prefix}_meets_goal'])}" if goal
+                   else "(not routed: queues behind 500-record batches; for comparison)")
         print(f"   (c) access-check, {label:<27} p99 {f[f'{prefix}_p99_ms']} ms "
-              f"({f[f'{prefix}_requests']} checks)   goal <= {GOAL_CHECK_MS} ms: "
-              f"{mark(f[f'{prefix}_meets_goal'])}")
+              f"({f[f'{prefix}_requests']} checks)   {verdict}")
     print(f"   (d) report-loss -> next delta: revoked in {f['loss_revoked_in_next_delta']} of "
           f"{f['loss_of_deltas']} next deltas (unaffected controller moved: "
           f"{f['loss_unaffected_controller_moved']}), {f['loss_to_delta_max_ms']} ms at most "
