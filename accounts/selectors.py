@@ -25,10 +25,12 @@ from accounts.models import (
     Entry,
     LedgerAccount,
     LoadStatus,
+    Merchant,
     OrgUnit,
     PendingLoad,
     Posting,
     Purse,
+    StoredKey,
 )
 from core.errors import NotFound
 
@@ -110,6 +112,21 @@ def cardholder_numbers_of_cards(card_nos: Collection[str]) -> dict[str, str]:
     """Each card's holder number, by card number."""
     return dict(Card.objects.filter(card_no__in=set(card_nos))
                 .values_list("card_no", "cardholder__number"))
+
+
+def merchant_by_code(code: str) -> Merchant | None:
+    return Merchant.objects.filter(code=code).first()
+
+
+def key_stored(purpose: str) -> bool:
+    """Whether any key for this purpose has been imported."""
+    return StoredKey.objects.filter(purpose=purpose).exists()
+
+
+def pending_load_sources() -> QuerySet[PendingLoad]:
+    """Pending loads as a query not yet run, for another app to embed (a subquery by
+    `load_id` for a record's load source)."""
+    return PendingLoad.objects.all()
 
 
 def card_locked(card: Card) -> Card:

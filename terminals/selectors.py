@@ -12,7 +12,8 @@ from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
 from accounts.hooks import CardRecord
-from accounts.models import Card, CardStatus, PendingLoad
+from accounts.models import Card, CardStatus
+from accounts.selectors import pending_load_sources
 from core.errors import NotFound
 from terminals.hooks import access_list_version
 from terminals.models import (
@@ -289,7 +290,7 @@ def card_records(card: Card, *, since: dt.datetime | None, until: dt.datetime | 
     records by the terminal's time and seq. Loads carry their pending load's source."""
     qs = (TerminalRecord.objects.filter(card_id=card.pk, status=RecordStatus.ACCEPTED)
           .select_related("terminal__merchant")
-          .annotate(load_source=Subquery(PendingLoad.objects.filter(load_id=OuterRef("load_id"))
+          .annotate(load_source=Subquery(pending_load_sources().filter(load_id=OuterRef("load_id"))
                                          .values("source")[:1]))
           .order_by("-received_at", "-ts", "-terminal_seq", "-id"))
     if types is not None:

@@ -17,6 +17,7 @@ from accounts.audit import audit_record
 from accounts.errors import KeysUnavailable
 from accounts.keys import kek_get
 from accounts.models import Merchant
+from accounts.selectors import merchant_by_code
 from accounts.services import merchant_create
 from core.errors import InvalidRequest
 from terminals.models import (
@@ -49,7 +50,7 @@ def _next_terminal_id(kind: str) -> str:
 
 
 def _merchant_for(code: str, by: Any, channel: str) -> Merchant:
-    merchant = Merchant.objects.filter(code=code).first()
+    merchant = merchant_by_code(code)
     if merchant is not None:
         return merchant
     return merchant_create(code=code, name=code, fee_rate_bp=0, by=by, channel=channel)

@@ -31,8 +31,8 @@ from django.contrib.auth import get_user_model
 
 from accounts import services
 from accounts.keys import card_key, key_import
-from accounts.models import KeyPurpose, Purse, StoredKey, TopUpMethod
-from accounts.selectors import card_balances, card_get, ledger_check
+from accounts.models import KeyPurpose, Purse, TopUpMethod
+from accounts.selectors import card_balances, card_get, key_stored, ledger_check
 from core.errors import DomainError
 from terminals.fleet.fleet import run_fleet
 from terminals.fleet.plan import CardSpec, FleetOptions, FleetPlan, ServerFigures, TerminalSpec
@@ -104,7 +104,7 @@ class CardOffice:
         self.security: SecurityOffice | None = None  # with door controllers
 
     def ensure_purse_key(self) -> None:
-        if not StoredKey.objects.filter(purpose=KeyPurpose.PURSE).exists():
+        if not key_stored(KeyPurpose.PURSE):
             key_import(purpose=KeyPurpose.PURSE, version=1, key_hex=secrets.token_hex(16),
                        by=self.by, channel=CHANNEL)
 
