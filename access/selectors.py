@@ -58,7 +58,8 @@ from accounts.selectors import (
     cardholder_ids_in_org_units,
     cardholder_org_units,
     cards_usable,
-    org_unit_parents,
+    org_unit_ancestry,
+    org_units_below,
 )
 from core.errors import NotFound
 from core.models import Holiday
@@ -152,29 +153,6 @@ def lockdowns_in_force() -> QuerySet[Lockdown]:
 # --- Who is in a group ----------------------------------------------------------------------
 
 
-def _unit_ancestry() -> dict[int, list[int]]:
-    """Each org unit's id with the ids of the units above it (a small table)."""
-    parent = org_unit_parents()
-    chains: dict[int, list[int]] = {}
-    for unit in parent:
-        chain: list[int] = []
-        at: int | None = unit
-        while at is not None and at not in chain:  # a cycle would be bad data, not a hang
-            chain.append(at)
-            at = parent.get(at)
-        chains[unit] = chain
-    return chains
-
-
-def _units_below(unit_ids: Collection[int]) -> set[int]:
-    """The units and every unit under them."""
-    below = set()
-    for unit, chain in _unit_ancestry().items():
-        if set(chain) & set(unit_ids):
-            below.add(unit)
-    return below
-
-
 def holders_of_groups(group_ids: Collection[int]) -> set[int]:
     """Cardholder ids that are members of any of the groups, by name or by org unit."""
     if not group_ids:
@@ -184,14 +162,14 @@ def holders_of_groups(group_ids: Collection[int]) -> set[int]:
     units = set(AccessGroupOrgUnit.objects.filter(group_id__in=group_ids)
                 .values_list("org_unit_id", flat=True))
     if units:
-        holders |= cardholder_ids_in_org_units(_units_below(units))
+        holders |= cardholder_ids_in_org_units(org_units_below(units))
     return holders
 
 
 def holders_of_org_units(unit_ids: Collection[int]) -> set[int]:
     if not unit_ids:
         return set()
-    return cardholder_ids_in_org_units(_units_below(unit_ids))
+    return cardholder_ids_in_org_units(org_units_below(unit_ids))
 
 
 def groups_of_holders(holder_ids: Collection[int]) -> dict[int, set[int]]:
@@ -204,7 +182,7 @@ def groups_of_holders(holder_ids: Collection[int]) -> dict[int, set[int]]:
     for group, unit in AccessGroupOrgUnit.objects.values_list("group_id", "org_unit_id"):
         by_unit[unit].add(group)
     if by_unit:
-        chains = _unit_ancestry()
+        chains = org_unit_ancestry()
         for holder, unit in cardholder_org_units(holder_ids).items():
             for above in chains.get(unit, [unit]):
                 groups[holder] |= by_unit.get(above, set())

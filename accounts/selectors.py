@@ -73,6 +73,27 @@ def org_unit_parents() -> dict[int, int | None]:
     return dict(OrgUnit.objects.values_list("id", "parent_id"))
 
 
+def org_unit_ancestry() -> dict[int, list[int]]:
+    """Each org unit's id with the ids of the units above it, itself first (the tree is
+    a small table, read once)."""
+    parent = org_unit_parents()
+    chains: dict[int, list[int]] = {}
+    for unit in parent:
+        chain: list[int] = []
+        at: int | None = unit
+        while at is not None and at not in chain:  # a cycle would be bad data, not a hang
+            chain.append(at)
+            at = parent.get(at)
+        chains[unit] = chain
+    return chains
+
+
+def org_units_below(unit_ids: Collection[int]) -> set[int]:
+    """The units and every unit under them."""
+    wanted = set(unit_ids)
+    return {unit for unit, chain in org_unit_ancestry().items() if wanted & set(chain)}
+
+
 def cardholder_ids_in_org_units(unit_ids: Collection[int]) -> set[int]:
     """The holders placed directly in these units (callers expand a unit to the units
     below it first)."""
@@ -127,6 +148,19 @@ def pending_load_sources() -> QuerySet[PendingLoad]:
     """Pending loads as a query not yet run, for another app to embed (a subquery by
     `load_id` for a record's load source)."""
     return PendingLoad.objects.all()
+
+
+def cards_of_holders(holder_ids: Collection[int]) -> dict[int, tuple[int, bool]]:
+    """Every card these holders ever had (replaced and lost ones too): card id ->
+    (holder id, whether the card is live, i.e. active)."""
+    return {pk: (holder, status == CardStatus.ACTIVE) for pk, holder, status in
+            Card.objects.filter(cardholder_id__in=holder_ids)
+            .values_list("pk", "cardholder_id", "status")}
+
+
+def holders_of_cards(card_ids: Collection[int]) -> dict[int, int]:
+    """Card id -> holder id."""
+    return dict(Card.objects.filter(pk__in=card_ids).values_list("pk", "cardholder_id"))
 
 
 def card_locked(card: Card) -> Card:

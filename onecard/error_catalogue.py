@@ -11,13 +11,15 @@ from typing import Any
 
 from access import errors as access_errors
 from accounts import errors as accounts_errors
+from attendance import errors as attendance_errors
 from core import errors as core_errors
 from core.api.serializers import ErrorBodyOutput
 from core.errors import _DRF_CODES, DomainError
 from settlement import errors as settlement_errors
 from terminals import errors as terminals_errors
 
-CATALOGUES = (core_errors, accounts_errors, terminals_errors, settlement_errors, access_errors)
+CATALOGUES = (core_errors, accounts_errors, terminals_errors, settlement_errors, access_errors,
+              attendance_errors)
 
 # Not a class's: the answer of an unhandled exception (core.errors.json_server_error).
 SERVER_ERROR = "server_error"

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "terminals",
     "settlement",
     "access",
+    "attendance",
     "onecard",
 ]
 

@@ -163,7 +163,12 @@ class TerminalRecord(models.Model):
             ),
             models.CheckConstraint(condition=Q(terminal_seq__gte=1), name="record_seq_positive"),
         ]
-        indexes = [models.Index(fields=["card", "card_seq"], name="record_card_seq")]
+        indexes = [
+            models.Index(fields=["card", "card_seq"], name="record_card_seq"),
+            # Attendance reads a holder's punches by card and clock time.
+            models.Index(fields=["card", "ts"], condition=Q(type="punch"),
+                         name="record_punch_card_ts"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.terminal_id}#{self.terminal_seq} {self.type} {self.status}"

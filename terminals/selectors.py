@@ -326,3 +326,30 @@ def access_list_versions_applied(terminal: Terminal, start: dt.datetime, end: dt
     first = log.filter(at__lte=start).order_by("-at").values_list("at", flat=True).first()
     beats = log.filter(at__lte=end, at__gte=first or start).order_by("at", "id")
     return [(at, int(version)) for at, version in beats.values_list("at", "access_list_version")]
+
+
+# --- Punch records, read by attendance ------------------------------------------------
+
+
+def punches_of_cards(card_ids: Collection[int], start: dt.datetime, end: dt.datetime,
+                     ) -> list[tuple[int, int]]:
+    """(card id, clock time as epoch seconds) of the accepted `punch` records of these
+    cards whose clock time falls in [start, end), in time order. The clock's time is the
+    punch: an upload days late still counts for the day it was made."""
+    if not card_ids:
+        return []
+    rows = (TerminalRecord.objects
+            .filter(type=RecordType.PUNCH, status=RecordStatus.ACCEPTED,
+                    card_id__in=list(card_ids), ts__gte=int(start.timestamp()),
+                    ts__lt=int(end.timestamp()))
+            .order_by("ts", "id").values_list("card_id", "ts"))
+    return [(int(card), int(ts)) for card, ts in rows if card is not None and ts is not None]
+
+
+def punches_of_batch(*, terminal: Terminal, seqs: Collection[int]) -> list[tuple[int, int]]:
+    """(card id, clock time) of a batch's accepted `punch` records, by seq."""
+    rows = (TerminalRecord.objects
+            .filter(terminal=terminal, terminal_seq__in=list(seqs), type=RecordType.PUNCH,
+                    status=RecordStatus.ACCEPTED, card_id__isnull=False, ts__isnull=False)
+            .values_list("card_id", "ts"))
+    return [(int(card), int(ts)) for card, ts in rows if card is not None and ts is not None]

@@ -22,7 +22,7 @@ def schema() -> dict[str, Any]:
 
 
 def test_the_catalogues_are_the_five_apps_errors_modules() -> None:
-    apps = {"core", "accounts", "terminals", "settlement", "access"}
+    apps = {"core", "accounts", "terminals", "settlement", "access", "attendance"}
 
     assert {f"{app}.errors" for app in apps} == CATALOGUE_MODULES
 

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class AttendanceConfig(AppConfig):
+    name = "attendance"
+    verbose_name = _("Attendance")
+
+    def ready(self) -> None:
+        # terminals offers the hook; attendance listens (terminals never imports it).
+        from attendance import receivers
+        from attendance.tasks import schedule_nightly
+        from terminals.signals import records_accepted
+
+        records_accepted.connect(receivers.on_records_accepted,
+                                 dispatch_uid="attendance.records_accepted")
+        post_migrate.connect(schedule_nightly, sender=self)
