@@ -59,7 +59,8 @@ def test_a_clerk_on_time_is_normal_and_a_late_one_is_late(staff) -> None:
 def test_a_double_tap_counts_once_and_one_punch_alone_is_missing(staff) -> None:
     holder, card = staff
     clock = attendance_clock()
-    upload(clock, punch(clock, card, local(MON, "08:20")), punch(clock, card, local(MON, "08:20:40")))
+    upload(clock, punch(clock, card, local(MON, "08:20")),
+           punch(clock, card, local(MON, "08:20:40")))
     task_runs()
 
     assert result(holder, MON).status == "missing_punch"
