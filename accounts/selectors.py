@@ -163,6 +163,12 @@ def holders_of_cards(card_ids: Collection[int]) -> dict[int, int]:
     return dict(Card.objects.filter(pk__in=card_ids).values_list("pk", "cardholder_id"))
 
 
+def cardholder_locked(holder: Cardholder) -> Cardholder:
+    """The holder re-read under its row lock: what serialises two writes about one holder
+    in an app above (two leave requests checked for overlap, say)."""
+    return Cardholder.objects.select_for_update().get(pk=holder.pk)
+
+
 def card_locked(card: Card) -> Card:
     """The card re-read under its row lock (the lock order's second step), so that what
     is read of it cannot change until the caller's transaction ends."""

@@ -18,6 +18,7 @@ from accounts.errors import UnknownCardholders
 from accounts.models import Cardholder
 from accounts.selectors import (
     cardholder_ids_in_org_units,
+    cardholder_locked,
     cardholder_org_units,
     cardholders_by_number,
     holders_of_cards,
@@ -175,7 +176,7 @@ def leave_create(*, cardholder: str, start: dt.datetime, end: dt.datetime, kind:
     `on_leave`, a day partly inside it owes the rest."""
     if end <= start:
         raise InvalidRequest(_("to must be later than from."), field="to")
-    holder = Cardholder.objects.select_for_update().get(pk=_holder(cardholder).pk)
+    holder = cardholder_locked(_holder(cardholder))
     if Leave.objects.filter(cardholder=holder, status=LeaveStatus.APPROVED, start__lt=end,
                             end__gt=start).exists():
         raise LeaveOverlaps()

@@ -25,6 +25,7 @@ class Area(enum.StrEnum):
     CASH = "cash"
     CORRECTIONS = "corrections"
     ACCESS = "access"
+    ATTENDANCE = "attendance"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ ROLE_MATRIX: dict[Area, AreaAccess] = {
     Area.BANK_TRANSFERS: AreaAccess(frozenset({Role.BANK})),
     Area.BANK_STATEMENTS: AreaAccess(frozenset({Role.FINANCE})),
     Area.ACCESS: AreaAccess(frozenset({Role.SECURITY})),
+    Area.ATTENDANCE: AreaAccess(frozenset({Role.HR})),
 }
 
 

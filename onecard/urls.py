@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("access.api.events_urls")),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/access/", include("access.api.urls")),
+    path("api/v1/attendance/", include("attendance.api.urls")),
 ]
 
 handler404 = "core.errors.json_not_found"
