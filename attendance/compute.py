@@ -311,7 +311,9 @@ def days_queue(holder_days: Iterable[tuple[int, dt.date]], *, cause: str) -> int
             for h, d in set(holder_days) if d <= today]
     if not rows:
         return 0
-    PendingDay.objects.bulk_create(rows, ignore_conflicts=True)
+    # A day already marked takes the newer cause: what a closed month's exception says.
+    PendingDay.objects.bulk_create(rows, update_conflicts=True,
+                                   unique_fields=["cardholder", "date"], update_fields=["cause"])
     transaction.on_commit(_enqueue)
     return len(rows)
 
@@ -323,7 +325,7 @@ def _enqueue() -> None:
                group="attendance")
 
 
-def pending_days_compute(*, limit: int = 20_000) -> int:
+def pending_days_compute(*, limit: int = 2_000) -> int:
     """Compute the days marked pending, oldest mark first, and unmark them in the same
     transaction; rows another worker holds are skipped (it is computing them).
     Returns how many days were computed."""

@@ -304,6 +304,7 @@ def month_close(*, month: dt.date, department: str | None, by: Any,
             raise InvalidRequest(_("No department %(d)s.") % {"d": department},
                                  field="department")
     first, last = _month_days(month)
+    compute.pending_days_compute()  # what is marked is computed before the month is closed
     holders = None if unit is None else sorted(
         cardholder_ids_in_org_units(org_units_below([unit.pk])))
     compute.results_compute(compute.rostered_days(holders, first, last))
