@@ -48,7 +48,7 @@ def workshop(office: Any) -> dict[str, Any]:
                                      "overtime_after_minutes": 30,
                                      "rounding": {"in": {"minutes": 5, "direction": "up"}}}),
        201)
-    entries = [{"cardholder": n, "from": "2026-11-01", "to": "2026-11-30",
+    entries: list[dict[str, Any]] = [{"cardholder": n, "from": "2026-11-01", "to": "2026-11-30",
                 "weekdays": [1, 2, 3, 4, 5], "shift": "day"} for n in cards]
     entries += [{"cardholder": n, "from": "2026-11-01", "to": "2026-11-30",
                  "weekdays": [6, 7], "shift": None} for n in cards]
