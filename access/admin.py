@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin import helpers
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -40,8 +40,7 @@ from access.models import (
     VisitorGrant,
 )
 from access.services import WindowSpec
-from core.admin import ReadOnlyAdmin
-from core.errors import DomainError
+from core.admin import ReadOnlyAdmin, ServiceAdmin, each, untouched
 from core.models import Holiday
 
 CHANNEL = "admin"
@@ -53,60 +52,6 @@ WEEKDAYS = [(str(d), label) for d, label in enumerate(
 def _code(obj: Any) -> str | None:
     return obj.code if obj is not None else None
 
-
-# --- Bases ----------------------------------------------------------------------------------
-
-
-def each(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Any],
-         run: Callable[[Any], Any], done: Callable[[int], str]) -> None:
-    """An action's service call per selected object; `done(n)` is the success message."""
-    succeeded, failed = 0, []
-    for obj in queryset.order_by("pk"):
-        try:
-            run(obj)
-            succeeded += 1
-        except DomainError as exc:
-            failed.append(f"{obj}: {exc.message}")
-    if succeeded:
-        model_admin.message_user(request, done(succeeded) % {"n": succeeded}, messages.SUCCESS)
-    for message in failed:
-        model_admin.message_user(request, message, messages.ERROR)
-
-
-def untouched(formsets: Sequence[Any]) -> None:
-    """The inlines were read by a service, not saved: nothing for the change message."""
-    for formset in formsets:
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-
-
-class ServiceAdmin(admin.ModelAdmin):
-    """Writes go through services (save_model / save_related, overridden per model); a
-    refusal by a service is shown to the officer and nothing is kept."""
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict[str, Any] | None = None,
-                        ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any,
-                     change: bool) -> None:
-        """Relations change only through the services (save_model), never directly."""
-        untouched(formsets)
-
-    @staticmethod
-    def adopt(obj: Any, saved: Any) -> None:
-        """Make the admin's unsaved form object the row the service wrote (the admin
-        logs and links it next)."""
-        for field in saved._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
 
 # --- Areas and doors ------------------------------------------------------------------------
 

@@ -68,6 +68,11 @@ def org_units_by_code(codes: Collection[str]) -> dict[str, OrgUnit]:
     return {u.code: u for u in OrgUnit.objects.filter(code__in=set(codes))}
 
 
+def org_unit_choices() -> list[tuple[str, str]]:
+    """(code, name) of every org unit, by code: what a department filter offers."""
+    return list(OrgUnit.objects.order_by("code").values_list("code", "name"))
+
+
 def org_unit_parents() -> dict[int, int | None]:
     """Every org unit's id with its parent's (a small table): the tree, read once."""
     return dict(OrgUnit.objects.values_list("id", "parent_id"))

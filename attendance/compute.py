@@ -180,7 +180,8 @@ def result_as_dict(row: DayResult | None) -> dict[str, object] | None:
     """What an exception keeps of a proposed row (JSON)."""
     if row is None:
         return None
-    return {name: (value.isoformat() if isinstance(value, dt.datetime) else value)
+    return {name: (value.astimezone(zone()).isoformat() if isinstance(value, dt.datetime)
+                   else value)
             for name in RESULT_FIELDS if name != "computed_at"
             for value in [getattr(row, name)]}
 
@@ -212,8 +213,14 @@ class _Closed:
         return bool(units & self._chains.get(holder, {None}))
 
 
+def _values(row: DayResult | None) -> tuple[object, ...] | None:
+    # Moments compare as instants: a row read back is in UTC, a computed one local.
+    return None if row is None else tuple(getattr(row, name) for name in RESULT_FIELDS
+                                          if name != "computed_at")
+
+
 def _differs(stored: DayResult | None, proposed: DayResult | None) -> bool:
-    return result_as_dict(stored) != result_as_dict(proposed)
+    return _values(stored) != _values(proposed)
 
 
 def results_compute(holder_days: Iterable[tuple[int, dt.date]], *,

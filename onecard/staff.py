@@ -45,9 +45,21 @@ _SECURITY = [
         "accessgrouporgunit", "visitorgrant", "lockdown")),
     "access.change_accessalarm", "core.add_holiday", "core.delete_holiday",
 ]
+_ATTENDANCE_READ = [
+    f"attendance.view_{model}" for model in (
+        "shift", "rosterentry", "leave", "correction", "supervisor", "dayresult", "monthclose",
+        "attendanceexception")
+]
+# HR's console: set-up, leave, corrections and closing through the attendance services.
+_HR = [
+    "accounts.view_orgunit", "accounts.view_cardholder", "core.view_holiday", *_ATTENDANCE_READ,
+    *(f"attendance.{verb}_{model}" for verb in ("add", "change") for model in (
+        "shift", "rosterentry", "leave", "correction", "supervisor", "monthclose")),
+    "attendance.change_attendanceexception",
+]
 _EVERYTHING_READ = [
     *_ACCOUNTS_READ, *_LEDGER_READ, "accounts.view_auditevent", "accounts.view_storedkey",
-    "terminals.view_terminal", *_ACCESS_READ,
+    "terminals.view_terminal", *_ACCESS_READ, *_ATTENDANCE_READ,
 ]
 
 # What each role may see or do in the admin console ("app_label.codename").
@@ -56,9 +68,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FINANCE: [*_ACCOUNTS_READ, *_LEDGER_READ],
     Role.SECURITY: ["accounts.view_cardholder", "accounts.view_card", "terminals.view_terminal",
                     *_SECURITY],
-    Role.HR: ["accounts.view_orgunit", "accounts.view_cardholder"],
+    Role.HR: _HR,
     Role.AUDITOR: _EVERYTHING_READ,
-    Role.ADMIN: [*_CLERK, *_EVERYTHING_READ, *_SECURITY],
+    Role.ADMIN: [*_CLERK, *_EVERYTHING_READ, *_SECURITY, *_HR],
     Role.BANK: [],
 }
 

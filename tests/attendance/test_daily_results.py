@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from accounts.services import card_report_loss
-from attendance import services
+from attendance import compute, services
 from attendance.models import AttendanceException, DayResult, PendingDay
 from tests.attendance.clock import attendance_clock, local, punch, result, task_runs, upload
 from tests.factories import StaffFactory, make_card, make_cardholder
@@ -180,3 +180,14 @@ def test_a_late_punch_for_a_closed_month_is_an_exception_not_a_change(staff, hr)
 
     services.exception_resolve(exception=exception, apply=True, by=hr, note="clock repaired")
     assert result(holder, MON).status == "normal"
+
+
+def test_computing_a_day_again_with_nothing_new_changes_no_row(staff) -> None:
+    holder, card = staff
+    clock = attendance_clock()
+    upload(clock, punch(clock, card, local(MON, "08:28")), punch(clock, card, local(MON, "17:35")))
+    task_runs()
+    before = result(holder, MON)
+
+    assert compute.results_compute([(holder.pk, dt.date.fromisoformat(MON))]) == 0
+    assert result(holder, MON).computed_at == before.computed_at
