@@ -126,7 +126,10 @@ SPECTACULAR_SETTINGS = {
                             "ExceptionStatusEnum": "settlement.models.ExceptionStatus",
                             "ExceptionCodeEnum": "settlement.models.ExceptionCode",
                             "AlarmKindEnum": "access.models.AlarmKind",
-                            "CardholderKindEnum": "accounts.models.CardholderKind"},
+                            "CardholderKindEnum": "accounts.models.CardholderKind",
+                            "LeaveKindEnum": "attendance.models.LeaveKind",
+                            "RoundingDirectionEnum": "attendance.models.RoundingDirection",
+                            "DoorDirectionEnum": "access.models.DoorDirection"},
     # drf-spectacular's own hook first; then every error code on the error body's `code`.
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "onecard.error_catalogue.error_code_enum"],

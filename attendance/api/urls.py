@@ -20,7 +20,8 @@ urlpatterns: list[URLPattern] = [
             views.CorrectionDecideView.as_view(), name="attendance-correction-approve"),
     re_path(rf"^corrections/(?P<correction_id>[0-9]{{1,12}})/reject{END}",
             views.CorrectionRejectView.as_view(), name="attendance-correction-reject"),
-    re_path(rf"^months/(?P<month>[0-9]{{4}}-[0-9]{{2}})/close{END}",
+    # Any month-like segment reaches the view, which answers 400 for a bad one.
+    re_path(rf"^months/(?P<month>[^/]{{1,16}})/close{END}",
             views.MonthCloseView.as_view(), name="attendance-month-close"),
     re_path(rf"^exceptions{END}", views.ExceptionListView.as_view(),
             name="attendance-exceptions"),

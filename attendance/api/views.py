@@ -6,6 +6,7 @@ attendance.selectors, writes through attendance.services."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -526,6 +527,8 @@ class MonthCloseView(StaffAPIView):
     @idempotent
     def post(self, request: Request, month: str) -> Response:
         try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", month):
+                raise ValueError(month)
             first = dt.date(int(month[:4]), int(month[5:]), 1)
         except ValueError as exc:
             raise InvalidRequest(_("Use a month YYYY-MM."), field="month") from exc

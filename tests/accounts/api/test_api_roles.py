@@ -66,6 +66,19 @@ STAFF_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("post", "/api/v1/access/alarms/999999/acknowledge", {"note": "n"}),
     ("get", "/api/v1/access/presence", None),
     ("get", "/api/v1/access/report", None),
+    ("get", "/api/v1/attendance/shifts", None),
+    ("post", "/api/v1/attendance/shifts", {"code": "x", "name": "x", "start": "08:00",
+                                           "end": "09:00"}),
+    ("put", "/api/v1/attendance/rosters", {"entries": []}),
+    ("post", "/api/v1/attendance/leave", {}),
+    ("get", "/api/v1/attendance/results", None),
+    ("get", "/api/v1/attendance/report", None),
+    ("get", "/api/v1/attendance/corrections", None),
+    ("post", "/api/v1/attendance/corrections", {}),
+    ("post", "/api/v1/attendance/corrections/999999/approve", {}),
+    ("post", "/api/v1/attendance/months/2026-11/close", {"department": "NOPE"}),
+    ("get", "/api/v1/attendance/exceptions", None),
+    ("post", "/api/v1/attendance/exceptions/999999/resolve", {"apply": False}),
 ]
 PORTAL_ENDPOINTS: list[tuple[str, str, Any]] = [
     ("get", "/api/v1/me", None),
@@ -132,7 +145,10 @@ def test_the_matrix_reads_as_the_contract_says(card: Card) -> None:
     assert all(may(Role.SECURITY, m, p) for m, p in access)
     assert not any(may(Role.SECURITY, m, p) for m, p, _b in STAFF_ENDPOINTS
                    if (m, p) not in access)
-    assert not any(may(Role.HR, m, p) for m, p, _b in STAFF_ENDPOINTS)
+    attendance = [(m, p) for m, p, _b in STAFF_ENDPOINTS if p.startswith("/api/v1/attendance/")]
+    assert all(may(Role.HR, m, p) for m, p in attendance)
+    assert not any(may(Role.HR, m, p) for m, p, _b in STAFF_ENDPOINTS
+                   if (m, p) not in attendance)
 
 
 def test_a_user_without_any_role_is_refused_everywhere(card: Card) -> None:
