@@ -5,15 +5,18 @@ the list version the controller held, and what is flagged."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from access import services
+from access import selectors, services
 from access.events import door_record_project, door_records_project_pending
-from access.models import AccessEvent, Door, EventFlag
+from access.models import AccessEvent, AccessListChange, Door, EventFlag
+from access.tasks import change_log_prune
 from accounts import services as accounts
-from terminals.models import TerminalRecord
+from terminals.models import Terminal, TerminalRecord
 from tests.access.door_records import (
     door_controller,
     heartbeat,
@@ -283,3 +286,49 @@ def test_a_controller_behind_on_its_list_is_not_said_to_decide_otherwise() -> No
     door_records_project_pending()
 
     assert not event_of(lab, 1).flagged
+
+
+def test_a_revocation_older_than_the_kept_log_still_flags_a_record_that_arrives_late(
+        ) -> None:
+    by, clerk = officer(), StaffFactory(role="card_office")
+    lagging = door_controller(name="Boathouse")
+    lost, found = holder_with_card(), holder_with_card()
+    lab_group(by, f"{lagging.terminal_id}-1", members=[lost, found])
+    held = list_version(lagging)
+    heartbeat(lagging, access_list_version=held)  # and then it went offline
+    accounts.card_report_loss(card=lost, by=clerk)
+    accounts.card_report_loss(card=found, by=clerk)
+    accounts.card_unlock(card=found, by=clerk)  # found again, before the passage
+    t = later()
+    # Months pass before the controller uploads; the hourly job prunes the log meanwhile.
+    assert change_log_prune(now=timezone.now() + dt.timedelta(days=90)) > 0
+    upload(lagging, passage(lagging, lost.card_no, 1, t), passage(lagging, found.card_no, 1, t))
+
+    door_records_project_pending()
+
+    assert event_of(lagging, 1).flag_reason == EventFlag.REVOKED_CARD_LET_IN
+    assert not event_of(lagging, 2).flagged
+
+
+def test_a_pruned_log_keeps_each_revocation_and_what_ended_it_outside_every_delta() -> None:
+    by, clerk = officer(), StaffFactory(role="card_office")
+    lab = door_controller()
+    lost, found, other = holder_with_card(), holder_with_card(), holder_with_card()
+    group = lab_group(by, f"{lab.terminal_id}-1", members=[lost, found])
+    accounts.card_report_loss(card=lost, by=clerk)
+    accounts.card_report_loss(card=found, by=clerk)
+    accounts.card_unlock(card=found, by=clerk)
+    services.group_members_change(group=group, remove=[found.cardholder.number], by=by)
+
+    change_log_prune(now=timezone.now() + dt.timedelta(days=90))
+
+    kept = list(AccessListChange.objects.filter(controller__terminal_id=lab.terminal_id)
+                .order_by("version").values_list("card_no", "kind"))
+    assert kept == [(lost.card_no, "revoke"), (found.card_no, "revoke"),
+                    (found.card_no, "grant"), (found.card_no, "revoke")]
+    assert change_log_prune(now=timezone.now() + dt.timedelta(days=91)) == 0
+    pruned = list_version(lab)
+    services.group_members_change(group=group, add=[other.cardholder.number], by=by)
+    delta = selectors.access_list(Terminal.objects.get(terminal_id=lab.terminal_id), pruned)
+    assert (delta["full"], [g["card_no"] for g in delta["grants"]], delta["revoke"]) == (
+        False, [other.card_no], [])
