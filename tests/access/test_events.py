@@ -6,13 +6,15 @@ the list version the controller held, and what is flagged."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from access import selectors, services
-from access.events import door_record_project, door_records_project_pending
+from access.events import door_record_project, door_records_project, door_records_project_pending
 from access.models import AccessEvent, AccessListChange, Door, EventFlag
 from access.tasks import change_log_prune
 from accounts import services as accounts
@@ -27,6 +29,7 @@ from tests.access.door_records import (
     upload,
 )
 from tests.access.scenario import holder_with_card, officer, window
+from tests.concurrent import run_at_once
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -332,3 +335,34 @@ def test_a_pruned_log_keeps_each_revocation_and_what_ended_it_outside_every_delt
     delta = selectors.access_list(Terminal.objects.get(terminal_id=lab.terminal_id), pruned)
     assert (delta["full"], [g["card_no"] for g in delta["grants"]], delta["revoke"]) == (
         False, [other.card_no], [])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.concurrency
+def test_two_controllers_uploading_one_holders_entries_at_once_see_each_other() -> None:
+    entrance, _way_out = dormitory(officer())
+    side_door = door_controller(name="Side entrance")
+    services.door_update(door=Door.objects.get(pk=f"{side_door.terminal_id}-1"), area="dorm",
+                         direction="entry", by=officer())
+    card = holder_with_card()
+    t = later()
+    upload(entrance, passage(entrance, card.card_no, 1, t))
+    upload(side_door, passage(side_door, card.card_no, 1, t + 1800))
+
+    def records_of(ctrl: Any) -> list[TerminalRecord]:
+        return list(TerminalRecord.objects.filter(terminal__terminal_id=ctrl.terminal_id))
+
+    def first() -> None:
+        with transaction.atomic():
+            door_records_project(records_of(entrance))
+            time.sleep(0.5)  # judged, not committed yet, while the other batch comes in
+
+    def second() -> None:
+        time.sleep(0.1)
+        door_records_project(records_of(side_door))
+
+    outcomes = run_at_once({"first": first, "second": second})
+
+    assert all(o.ok for o in outcomes.values()), outcomes
+    assert not event_of(entrance, 1).flagged
+    assert event_of(side_door, 1).flag_reason == EventFlag.ANTIPASSBACK_SOFT
