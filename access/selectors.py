@@ -32,6 +32,7 @@ from access.decide import (
     publish,
     window_from_json,
     window_json,
+    windows_open,
 )
 from access.models import (
     AccessEvent,
@@ -588,6 +589,23 @@ def access_check(controller: Terminal, card_no: str, number: int, ts: int) -> De
     """POST access-check: the decision the controller's current list gives at that
     moment (its published grant for the card, its doors' settings, the holidays), with
     the card's status and the earlier passages the server holds."""
+    return access_check_at_door(controller, card_no, number, ts).decision
+
+
+@dataclass(frozen=True)
+class DoorCheck:
+    """access-check's decision with the door as the list set it: `unlock_hours` when its
+    unlock schedule was open at that moment (it stood unlocked, or would once its first
+    card came, a passage the server may not hold yet)."""
+
+    decision: Decision
+    door: DoorState
+    unlock_hours: bool
+
+
+def access_check_at_door(controller: Terminal, card_no: str, number: int, ts: int,
+                         ) -> DoorCheck:
+    """`access_check`, with the door it decided for."""
     key, card, published = _check_facts(controller, card_no)
     state = _list_state(controller, key)
     settings_of, area_id, door_pk = state.doors.get(
@@ -595,8 +613,10 @@ def access_check(controller: Terminal, card_no: str, number: int, ts: int) -> De
     door = settings_of.state
     moment = Moment(ts=ts, local=dt.datetime.fromtimestamp(ts, server_zone()),
                     holidays=state.holidays)
+    unlock_hours = door.unlock_windows is not None and windows_open(door.unlock_windows, moment)
     if card is None:
-        return decide(CardState(card_no, known=False), door, moment)
+        return DoorCheck(decide(CardState(card_no, known=False), door, moment), door,
+                         unlock_hours)
     blacklisted, holder_id = card
     rules: tuple[Rule, ...] = ()
     if published is not None and not blacklisted:
@@ -605,5 +625,6 @@ def access_check(controller: Terminal, card_no: str, number: int, ts: int) -> De
         rules = grant_rules(grant, state.windows(grant.schedule))
     situation = _situation(door_pk=door_pk, area_id=area_id, state=door, holder_id=holder_id,
                            moment=moment)
-    return decide(CardState(card_no, known=True, blacklisted=blacklisted, rules=rules), door,
-                  moment, situation)
+    decision = decide(CardState(card_no, known=True, blacklisted=blacklisted, rules=rules),
+                      door, moment, situation)
+    return DoorCheck(decision, door, unlock_hours)

@@ -5,15 +5,20 @@ the list version the controller held, and what is flagged."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
 
 import pytest
+from django.db import transaction
+from django.utils import timezone
 
-from access import services
-from access.events import door_record_project, door_records_project_pending
-from access.models import AccessEvent, Door, EventFlag
+from access import selectors, services
+from access.events import door_record_project, door_records_project, door_records_project_pending
+from access.models import AccessEvent, AccessListChange, Door, EventFlag
+from access.tasks import change_log_prune
 from accounts import services as accounts
-from terminals.models import TerminalRecord
+from terminals.models import Terminal, TerminalRecord
 from tests.access.door_records import (
     door_controller,
     heartbeat,
@@ -23,7 +28,8 @@ from tests.access.door_records import (
     records_stored_without_events,
     upload,
 )
-from tests.access.scenario import holder_with_card, office_hours, officer
+from tests.access.scenario import holder_with_card, officer, window
+from tests.concurrent import run_at_once
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -39,7 +45,9 @@ def _catch_up_makes_the_events() -> Any:
 def lab_group(by: Any, *doors: str, members: list[Any]) -> Any:
     if not Door.objects.filter(pk__in=doors).exists():
         raise AssertionError(f"no doors {doors}")
-    office_hours(by, code="always", holidays="open")
+    # Open at every hour: what the server decides does not hang on when the test runs.
+    services.schedule_create(code="always", name="Always", holidays="open",
+                             windows=[window(list(range(1, 8)), "00:00", "00:00")], by=by)
     group = services.group_create(code="lab-a", name="Lab A", schedule="always",
                                   doors=list(doors), by=by)
     services.group_members_change(group=group, add=[c.cardholder.number for c in members],
@@ -177,3 +185,184 @@ def test_a_controller_whose_doors_were_never_made_gets_them_when_its_records_arr
     assert event_of(lab, 1).door_id == f"{lab.terminal_id}-3"
     assert Door.objects.filter(controller__terminal_id=lab.terminal_id).count() == 3
 
+
+
+def dormitory(by: Any) -> tuple[Any, Any]:
+    """A soft anti-passback dormitory: an entrance controller and an exit controller."""
+    entrance, way_out = door_controller(name="Entrance"), door_controller(name="Exit")
+    services.area_create(code="dorm", name="Dormitory", antipassback="soft", by=by)
+    services.door_update(door=Door.objects.get(pk=f"{entrance.terminal_id}-1"), area="dorm",
+                         direction="entry", by=by)
+    services.door_update(door=Door.objects.get(pk=f"{way_out.terminal_id}-1"), area="dorm",
+                         direction="exit", by=by)
+    return entrance, way_out
+
+
+def test_an_exit_uploaded_late_clears_the_second_entry_it_came_before() -> None:
+    entrance, way_out = dormitory(officer())
+    card = holder_with_card()
+    t = later()
+    upload(entrance, passage(entrance, card.card_no, 1, t),
+           passage(entrance, card.card_no, 1, t + 1800))
+    door_records_project_pending()
+    assert event_of(entrance, 2).flag_reason == EventFlag.ANTIPASSBACK_SOFT
+
+    # The exit at t + 900 was kept offline by its controller and arrives now.
+    upload(way_out, passage(way_out, card.card_no, 1, t + 900))
+    door_records_project_pending()
+
+    assert (event_of(entrance, 2).flagged, event_of(entrance, 2).flag_reason) == (False, "")
+    assert not event_of(entrance, 1).flagged
+    assert not event_of(way_out, 1).flagged
+
+
+def test_an_entry_uploaded_late_flags_the_entry_after_it() -> None:
+    entrance, way_out = dormitory(officer())
+    side_door = door_controller(name="Side entrance")
+    services.door_update(door=Door.objects.get(pk=f"{side_door.terminal_id}-1"), area="dorm",
+                         direction="entry", by=officer())
+    card = holder_with_card()
+    t = later()
+    upload(way_out, passage(way_out, card.card_no, 1, t))
+    upload(entrance, passage(entrance, card.card_no, 1, t + 1800))
+    door_records_project_pending()
+    assert not event_of(entrance, 1).flagged
+
+    upload(side_door, passage(side_door, card.card_no, 1, t + 900))
+    door_records_project_pending()
+
+    assert not event_of(side_door, 1).flagged  # after the exit
+    assert (event_of(entrance, 1).flagged, event_of(entrance, 1).flag_reason) == (
+        True, EventFlag.ANTIPASSBACK_SOFT)
+
+
+def test_judging_again_keeps_a_revoked_card_flag() -> None:
+    by, clerk = officer(), StaffFactory(role="card_office")
+    entrance, way_out = dormitory(by)
+    card = holder_with_card()
+    lab_group(by, f"{entrance.terminal_id}-1", members=[card])
+    heartbeat(entrance, access_list_version=list_version(entrance))
+    accounts.card_report_loss(card=card, by=clerk)
+    t = later()
+    upload(entrance, passage(entrance, card.card_no, 1, t),
+           passage(entrance, card.card_no, 1, t + 1800))
+    door_records_project_pending()
+    assert event_of(entrance, 2).flag_reason == EventFlag.REVOKED_CARD_LET_IN
+
+    upload(way_out, passage(way_out, card.card_no, 1, t + 900))
+    door_records_project_pending()
+
+    assert event_of(entrance, 2).flag_reason == EventFlag.REVOKED_CARD_LET_IN
+
+
+def test_a_controller_deciding_against_the_list_it_held_is_flagged_an_honest_one_is_not(
+        ) -> None:
+    by = officer()
+    liar, honest = door_controller(name="Tampered gate"), door_controller(name="Main gate")
+    member, stranger = holder_with_card(), holder_with_card()
+    lab_group(by, f"{liar.terminal_id}-1", f"{honest.terminal_id}-1", members=[member])
+    heartbeat(liar, access_list_version=list_version(liar))
+    heartbeat(honest, access_list_version=list_version(honest))
+    t = later()
+    upload(liar, passage(liar, stranger.card_no, 1, t),
+           passage(liar, member.card_no, 1, t + 60, result="denied", reason="not_allowed"))
+    upload(honest, passage(honest, member.card_no, 1, t),
+           passage(honest, stranger.card_no, 1, t + 60, result="denied", reason="not_allowed"),
+           passage(honest, member.card_no, 2, t + 120, result="denied", reason="not_allowed"))
+
+    door_records_project_pending()
+
+    assert [(e.flagged, e.flag_reason) for e in (event_of(liar, 1), event_of(liar, 2))] == [
+        (True, EventFlag.DECISION_DIFFERS)] * 2
+    assert not AccessEvent.objects.filter(
+        record__terminal__terminal_id=honest.terminal_id, flagged=True).exists()
+
+
+def test_a_controller_behind_on_its_list_is_not_said_to_decide_otherwise() -> None:
+    by = officer()
+    lab = door_controller()
+    card = holder_with_card()
+    heartbeat(lab, access_list_version=list_version(lab))  # before the card's grant
+    lab_group(by, f"{lab.terminal_id}-1", members=[card])
+    upload(lab, passage(lab, card.card_no, 1, later(), result="denied", reason="not_allowed"))
+
+    door_records_project_pending()
+
+    assert not event_of(lab, 1).flagged
+
+
+def test_a_revocation_older_than_the_kept_log_still_flags_a_record_that_arrives_late(
+        ) -> None:
+    by, clerk = officer(), StaffFactory(role="card_office")
+    lagging = door_controller(name="Boathouse")
+    lost, found = holder_with_card(), holder_with_card()
+    lab_group(by, f"{lagging.terminal_id}-1", members=[lost, found])
+    held = list_version(lagging)
+    heartbeat(lagging, access_list_version=held)  # and then it went offline
+    accounts.card_report_loss(card=lost, by=clerk)
+    accounts.card_report_loss(card=found, by=clerk)
+    accounts.card_unlock(card=found, by=clerk)  # found again, before the passage
+    t = later()
+    # Months pass before the controller uploads; the hourly job prunes the log meanwhile.
+    assert change_log_prune(now=timezone.now() + dt.timedelta(days=90)) > 0
+    upload(lagging, passage(lagging, lost.card_no, 1, t), passage(lagging, found.card_no, 1, t))
+
+    door_records_project_pending()
+
+    assert event_of(lagging, 1).flag_reason == EventFlag.REVOKED_CARD_LET_IN
+    assert not event_of(lagging, 2).flagged
+
+
+def test_a_pruned_log_keeps_each_revocation_and_what_ended_it_outside_every_delta() -> None:
+    by, clerk = officer(), StaffFactory(role="card_office")
+    lab = door_controller()
+    lost, found, other = holder_with_card(), holder_with_card(), holder_with_card()
+    group = lab_group(by, f"{lab.terminal_id}-1", members=[lost, found])
+    accounts.card_report_loss(card=lost, by=clerk)
+    accounts.card_report_loss(card=found, by=clerk)
+    accounts.card_unlock(card=found, by=clerk)
+    services.group_members_change(group=group, remove=[found.cardholder.number], by=by)
+
+    change_log_prune(now=timezone.now() + dt.timedelta(days=90))
+
+    kept = list(AccessListChange.objects.filter(controller__terminal_id=lab.terminal_id)
+                .order_by("version").values_list("card_no", "kind"))
+    assert kept == [(lost.card_no, "revoke"), (found.card_no, "revoke"),
+                    (found.card_no, "grant"), (found.card_no, "revoke")]
+    assert change_log_prune(now=timezone.now() + dt.timedelta(days=91)) == 0
+    pruned = list_version(lab)
+    services.group_members_change(group=group, add=[other.cardholder.number], by=by)
+    delta = selectors.access_list(Terminal.objects.get(terminal_id=lab.terminal_id), pruned)
+    assert (delta["full"], [g["card_no"] for g in delta["grants"]], delta["revoke"]) == (
+        False, [other.card_no], [])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.concurrency
+def test_two_controllers_uploading_one_holders_entries_at_once_see_each_other() -> None:
+    entrance, _way_out = dormitory(officer())
+    side_door = door_controller(name="Side entrance")
+    services.door_update(door=Door.objects.get(pk=f"{side_door.terminal_id}-1"), area="dorm",
+                         direction="entry", by=officer())
+    card = holder_with_card()
+    t = later()
+    upload(entrance, passage(entrance, card.card_no, 1, t))
+    upload(side_door, passage(side_door, card.card_no, 1, t + 1800))
+
+    def records_of(ctrl: Any) -> list[TerminalRecord]:
+        return list(TerminalRecord.objects.filter(terminal__terminal_id=ctrl.terminal_id))
+
+    def first() -> None:
+        with transaction.atomic():
+            door_records_project(records_of(entrance))
+            time.sleep(0.5)  # judged, not committed yet, while the other batch comes in
+
+    def second() -> None:
+        time.sleep(0.1)
+        door_records_project(records_of(side_door))
+
+    outcomes = run_at_once({"first": first, "second": second})
+
+    assert all(o.ok for o in outcomes.values()), outcomes
+    assert not event_of(entrance, 1).flagged
+    assert event_of(side_door, 1).flag_reason == EventFlag.ANTIPASSBACK_SOFT

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from access.models import AccessEvent, ControllerListVersion
+from access.models import AccessEvent, ControllerListVersion, EventFlag
 from access.simulation import security_office
 from terminals.client.access import Decision
 from terminals.fleet.doors import agree
@@ -46,6 +46,8 @@ def test_door_controllers_decide_offline_as_the_server_would(live_server, purse_
     records = TerminalRecord.objects.filter(terminal__in=doors, status="accepted")
     assert records.count() == summary.door_decisions
     assert AccessEvent.objects.count() == summary.door_decisions
+    # Honest controllers decide from their lists: none is said to decide otherwise.
+    assert not AccessEvent.objects.filter(flag_reason=EventFlag.DECISION_DIFFERS).exists()
     # Each controller ends on the server's version and said so in its heartbeat.
     for row in ControllerListVersion.objects.filter(controller__in=doors):
         assert row.version > 1
