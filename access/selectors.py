@@ -58,6 +58,7 @@ from accounts.selectors import (
     cardholder_ids_in_org_units,
     cardholder_org_units,
     cards_usable,
+    org_unit_chain,
     org_unit_parents,
 )
 from core.errors import NotFound
@@ -154,16 +155,8 @@ def lockdowns_in_force() -> QuerySet[Lockdown]:
 
 def _unit_ancestry() -> dict[int, list[int]]:
     """Each org unit's id with the ids of the units above it (a small table)."""
-    parent = org_unit_parents()
-    chains: dict[int, list[int]] = {}
-    for unit in parent:
-        chain: list[int] = []
-        at: int | None = unit
-        while at is not None and at not in chain:  # a cycle would be bad data, not a hang
-            chain.append(at)
-            at = parent.get(at)
-        chains[unit] = chain
-    return chains
+    parents = org_unit_parents()
+    return {unit: org_unit_chain(unit, parents) for unit in parents}
 
 
 def _units_below(unit_ids: Collection[int]) -> set[int]:

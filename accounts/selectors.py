@@ -73,6 +73,18 @@ def org_unit_parents() -> dict[int, int | None]:
     return dict(OrgUnit.objects.values_list("id", "parent_id"))
 
 
+def org_unit_chain(unit_id: int, parents: dict[int, int | None] | None = None) -> list[int]:
+    """The unit's id and the ids of the units above it, nearest first. `parents` is the
+    tree already read (org_unit_parents), else it is read now."""
+    parents = org_unit_parents() if parents is None else parents
+    chain: list[int] = []
+    at: int | None = unit_id
+    while at is not None and at not in chain:  # a loop would be bad data, not a hang
+        chain.append(at)
+        at = parents.get(at)
+    return chain
+
+
 def cardholder_ids_in_org_units(unit_ids: Collection[int]) -> set[int]:
     """The holders placed directly in these units (callers expand a unit to the units
     below it first)."""
