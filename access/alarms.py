@@ -70,12 +70,14 @@ def controller_faults_record(*, controller: Terminal, faults: Iterable[Mapping[s
                                          kind__in=[kind for kind, _door in now])
               .order_by("-raised_at", "-id"))
     latest: dict[Occurrence, AccessAlarm] = {}
+    still_open: set[Occurrence] = set()  # at most one each (access_alarm_one_open)
     for alarm in alarms:
         latest.setdefault((alarm.kind, alarm.door_number), alarm)
+        if alarm.status == AlarmStatus.OPEN:
+            still_open.add((alarm.kind, alarm.door_number))
     raised = []
     for key, message in now.items():
-        last = latest.get(key)
-        if last is not None and (last.status == AlarmStatus.OPEN or key in before):
+        if key in still_open or (key in latest and key in before):
             continue
         raised.append(AccessAlarm.objects.create(
             controller=controller, door_number=key[1], kind=key[0], message=message,

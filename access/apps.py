@@ -11,7 +11,7 @@ class AccessConfig(AppConfig):
         # The apps below offer hooks; access listens (it never is imported by them).
         from access import receivers, selectors
         from access.tasks import schedule_housekeeping
-        from accounts.signals import card_status_changed, cardholder_changed
+        from accounts.signals import card_status_changed, cardholder_changed, org_unit_changed
         from terminals.hooks import access_list_version_source
         from terminals.signals import heartbeat_received, records_accepted, terminal_registered
 
@@ -19,6 +19,8 @@ class AccessConfig(AppConfig):
                                     dispatch_uid="access.card_status_changed")
         cardholder_changed.connect(receivers.on_cardholder_changed,
                                    dispatch_uid="access.cardholder_changed")
+        org_unit_changed.connect(receivers.on_org_unit_changed,
+                                 dispatch_uid="access.org_unit_changed")
         terminal_registered.connect(receivers.on_terminal_registered,
                                     dispatch_uid="access.terminal_registered")
         records_accepted.connect(receivers.on_records_accepted,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 
@@ -534,6 +535,12 @@ class AccessAlarm(models.Model):
                 condition=(Q(status=AlarmStatus.OPEN) & Q(acknowledged_at__isnull=True))
                 | (Q(status=AlarmStatus.ACKNOWLEDGED) & Q(acknowledged_at__isnull=False)),
                 name="access_alarm_ack_matches_status"),
+            # One open alarm per controller, door and kind (the heartbeat's row lock keeps
+            # it; this holds it for any other writer). Door numbers start at 1, so 0 stands
+            # for NULL (the controller as a whole), which would otherwise never collide.
+            models.UniqueConstraint(F("controller"), Coalesce("door_number", 0), F("kind"),
+                                    condition=Q(status=AlarmStatus.OPEN),
+                                    name="access_alarm_one_open"),
         ]
         indexes = [models.Index(fields=["status", "raised_at"], name="access_alarm_status")]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from access import services
+from access import selectors, services
 from access.alarms import controller_faults_record
 from access.events import door_records_of_batch
 from access.models import AccessGroupOrgUnit
@@ -27,6 +27,17 @@ def on_cardholder_changed(*, cardholder: Any, fields: list[str], **_kwargs: Any)
     if "department" in fields:  # first-card and excepted groups by org unit may change
         groups = set(AccessGroupOrgUnit.objects.values_list("group_id", flat=True))
     services.lists_refresh(Affected(holders={cardholder.pk}, groups=groups))
+
+
+def on_org_unit_changed(*, unit: Any, fields: list[str], old_parent: Any,
+                        **_kwargs: Any) -> None:
+    if "parent" not in fields:  # a name is in no list
+        return
+    # The subtree's holders leave the groups of the old position and join those of the
+    # new; first-card and excepted groups by org unit may change with them.
+    groups = set(AccessGroupOrgUnit.objects.values_list("group_id", flat=True))
+    services.lists_refresh(Affected(holders=selectors.holders_of_org_units([unit.pk]),
+                                    groups=groups))
 
 
 def on_terminal_registered(*, terminal: Any, **_kwargs: Any) -> None:

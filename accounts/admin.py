@@ -310,6 +310,21 @@ class OperationsAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/onecard/operation.html", context)
 
 
+class RefusalsShown(admin.ModelAdmin):
+    """A form page whose save a service refused (a number taken between the form check and
+    the save, a unit moved under itself): the refusal is shown to the officer and nothing
+    is kept (the admin's transaction rolls back)."""
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict[str, Any] | None = None,
+                        ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
 def _change_url(obj: models.Model) -> str:
     opts = obj._meta
     return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[quote(obj.pk)])
@@ -340,7 +355,7 @@ HOLDER_FIELDS = ("number", "name", "kind", "org_unit", "valid_until", "phone", "
 
 
 @admin.register(Cardholder)
-class CardholderAdmin(OperationsAdmin):
+class CardholderAdmin(RefusalsShown, OperationsAdmin):
     operations = HOLDER_OPERATIONS
     list_display = ("number", "name", "kind", "org_unit", "status", "live_card")
     list_filter = ("kind", "status", "org_unit")
@@ -399,14 +414,6 @@ class CardholderAdmin(OperationsAdmin):
         """The cards inline is read-only: cards change only through their operations."""
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict[str, Any] | None = None,
-                        ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:  # e.g. a number taken between the form check and the save
-            self.message_user(request, exc.message, messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def operation_summary(self, holder: Cardholder) -> SafeString:
         return format_html("<p>{} · {} · {}</p>", holder, holder.get_kind_display(),
@@ -526,10 +533,31 @@ class CardAdmin(OperationsAdmin):
 
 
 @admin.register(OrgUnit)
-class OrgUnitAdmin(ReadOnlyAdmin):
+class OrgUnitAdmin(RefusalsShown):
+    """Made, renamed and moved through the services: a move reaches the door lists."""
+
     list_display = ("code", "name", "kind", "parent")
     list_filter = ("kind",)
     search_fields = ("code", "name")
+    fields = ("code", "name", "kind", "parent")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("code", "kind") if obj else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: OrgUnit, form: forms.ModelForm,
+                   change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            services.org_unit_update(unit=obj, name=data["name"], parent=data["parent"],
+                                     by=request.user, channel=CHANNEL)
+            return
+        unit = services.org_unit_ensure(code=data["code"], name=data["name"], kind=data["kind"],
+                                        parent=data["parent"], by=request.user, channel=CHANNEL)
+        obj.pk = unit.pk
+        obj._state.adding = False
 
 
 @admin.register(Merchant)

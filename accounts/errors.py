@@ -80,6 +80,13 @@ class KeyVersionExists(Conflict):
     default_message = _("A key with this purpose and version is already stored.")
 
 
+class OrgUnitCycle(InvalidRequest):
+    """An org unit placed under itself or a unit below it: the tree would close a loop."""
+
+    code = "org_unit_cycle"
+    default_message = _("An organisation unit cannot be placed under itself or a unit below it.")
+
+
 class UnknownCardholder(InvalidRequest):
     """A body names a cardholder that does not exist (400, not 404: the URL was fine)."""
 

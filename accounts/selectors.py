@@ -78,19 +78,23 @@ def org_unit_parents() -> dict[int, int | None]:
     return dict(OrgUnit.objects.values_list("id", "parent_id"))
 
 
+def org_unit_chain(unit_id: int, parents: dict[int, int | None] | None = None) -> list[int]:
+    """The unit's id and the ids of the units above it, nearest first. `parents` is the
+    tree already read (org_unit_parents), else it is read now."""
+    parents = org_unit_parents() if parents is None else parents
+    chain: list[int] = []
+    at: int | None = unit_id
+    while at is not None and at not in chain:  # a loop would be bad data, not a hang
+        chain.append(at)
+        at = parents.get(at)
+    return chain
+
+
 def org_unit_ancestry() -> dict[int, list[int]]:
     """Each org unit's id with the ids of the units above it, itself first (the tree is
     a small table, read once)."""
-    parent = org_unit_parents()
-    chains: dict[int, list[int]] = {}
-    for unit in parent:
-        chain: list[int] = []
-        at: int | None = unit
-        while at is not None and at not in chain:  # a cycle would be bad data, not a hang
-            chain.append(at)
-            at = parent.get(at)
-        chains[unit] = chain
-    return chains
+    parents = org_unit_parents()
+    return {unit: org_unit_chain(unit, parents) for unit in parents}
 
 
 def org_units_below(unit_ids: Collection[int]) -> set[int]:

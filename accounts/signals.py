@@ -10,6 +10,10 @@ a receiver's writes (access lists revoking a lost card) commit or roll back with
   `expire`, `suspect_clone`.
 - `cardholder_changed(sender=Cardholder, cardholder, fields)`: a holder's org unit or
   status changed (`fields` names which: "department", "status").
+- `org_unit_changed(sender=OrgUnit, unit, fields, old_parent)`: an org unit was renamed
+  or moved (`fields` names which: "name", "parent"); `old_parent` is the unit it was
+  under before (None: it was at the top). The holders of the unit and of every unit
+  below it moved with it.
 """
 
 from __future__ import annotations
@@ -18,3 +22,4 @@ from django.dispatch import Signal
 
 card_status_changed = Signal()
 cardholder_changed = Signal()
+org_unit_changed = Signal()

@@ -28,6 +28,7 @@ _LEDGER_READ = [
 ]
 _CLERK = [
     *_ACCOUNTS_READ,
+    "accounts.add_orgunit", "accounts.change_orgunit",
     "accounts.add_cardholder", "accounts.change_cardholder",
     "accounts.add_card", "accounts.change_card",
 ]

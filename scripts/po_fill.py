@@ -1,6 +1,7 @@
 """Fill zh_Hans translations into locale/zh_Hans/LC_MESSAGES/django.po from a Python
-file defining ZH = {msgid: msgstr}; entries given lose their fuzzy mark. Prints the
-msgids still untranslated or fuzzy. Usage: python scripts/po_fill.py [ZH.py]"""
+file defining ZH = {msgid: msgstr}, or from another .po (a branch's catalog, when two
+branches added strings); entries given lose their fuzzy mark. Prints the msgids still
+untranslated or fuzzy. Usage: python scripts/po_fill.py ZH.py|OTHER.po"""
 
 from __future__ import annotations
 
@@ -42,8 +43,23 @@ def fill(zh: dict[str, str]) -> list[str]:
     return left
 
 
+def translations(po: Path) -> dict[str, str]:
+    """The translated, not fuzzy, entries of another catalog (a branch's, when merging)."""
+    found = {}
+    for block in po.read_text(encoding="utf-8").split("\n\n"):
+        m = re.search(r'^msgid ((?:".*"\n?)+)msgstr ((?:".*"\n?)+)', block + "\n", re.M)
+        if m and "#, fuzzy" not in block and _text(m.group(1)) and _text(m.group(2)):
+            found[_text(m.group(1))] = _text(m.group(2))
+    return found
+
+
 if __name__ == "__main__":
-    namespace: dict[str, dict[str, str]] = {}
-    exec(Path(sys.argv[1]).read_text(encoding="utf-8"), namespace)
-    for msgid in fill(namespace["ZH"]):
+    source = Path(sys.argv[1])
+    if source.suffix == ".po":
+        zh = translations(source)
+    else:
+        namespace: dict[str, dict[str, str]] = {}
+        exec(source.read_text(encoding="utf-8"), namespace)
+        zh = namespace["ZH"]
+    for msgid in fill(zh):
         print(repr(msgid))

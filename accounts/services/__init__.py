@@ -29,6 +29,7 @@ from accounts.services.cardholders import (
     cardholder_set_password,
     cardholder_update,
     org_unit_ensure,
+    org_unit_update,
 )
 from accounts.services.cards import (
     CancelRefund,
@@ -92,6 +93,7 @@ __all__ = [
     "cash_difference_post",
     "merchant_create",
     "org_unit_ensure",
+    "org_unit_update",
     "purchase_refund_post",
     "purse_adjust",
     "subsidy_batch_create",

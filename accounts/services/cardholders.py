@@ -4,9 +4,10 @@ all-or-nothing import from a spreadsheet."""
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts import ledger
 from accounts.audit import audit_record
-from accounts.errors import DuplicateNumber, ImportFailed
+from accounts.errors import DuplicateNumber, ImportFailed, OrgUnitCycle
 from accounts.models import (
     Cardholder,
     CardholderKind,
@@ -25,7 +26,8 @@ from accounts.models import (
     OrgUnitKind,
     Purse,
 )
-from accounts.signals import cardholder_changed
+from accounts.selectors import org_unit_chain
+from accounts.signals import cardholder_changed, org_unit_changed
 from core.errors import InvalidRequest
 
 
@@ -50,6 +52,59 @@ def org_unit_ensure(
         after={"code": code, "name": unit.name, "kind": kind},
         channel=channel,
     )
+    return unit
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+# "Leave as it is", where None already means something (a unit with no parent).
+KEEP: Final = _Keep.KEEP
+
+
+def _unit_snapshot(unit: OrgUnit) -> dict[str, Any]:
+    return {"code": unit.code, "name": unit.name, "kind": unit.kind,
+            "parent": unit.parent.code if unit.parent else None}
+
+
+@transaction.atomic
+def org_unit_update(
+    *,
+    unit: OrgUnit,
+    by: Any,
+    name: str | None = None,
+    parent: OrgUnit | None | _Keep = KEEP,
+    channel: str = "api",
+) -> OrgUnit:
+    """Rename an org unit, or move it under another (None: to the top). Its holders and
+    the units below it go with it; the apps above hear of it (`org_unit_changed`)."""
+    if name is not None and not (name.strip() and len(name) <= 100):
+        raise InvalidRequest(_("A unit needs a name (at most 100 characters)."), field="name")
+    # Lock the unit and the new parent's chain, in id order: two moves that together
+    # would close a loop both lock the two units, so the second sees the first's.
+    ancestors = org_unit_chain(parent.pk) if isinstance(parent, OrgUnit) else []
+    list(OrgUnit.objects.select_for_update().filter(pk__in={unit.pk, *ancestors})
+         .order_by("pk").values_list("pk", flat=True))
+    unit = OrgUnit.objects.select_related("parent").get(pk=unit.pk)
+    if isinstance(parent, OrgUnit) and unit.pk in org_unit_chain(parent.pk):
+        raise OrgUnitCycle(
+            _("%(unit)s cannot be placed under %(parent)s: it is that unit or one above it.")
+            % {"unit": unit.code, "parent": parent.code})
+    before, old_parent = _unit_snapshot(unit), unit.parent
+    if name is not None:
+        unit.name = name
+    if not isinstance(parent, _Keep):
+        unit.parent = parent
+    after = _unit_snapshot(unit)
+    fields = [f for f in ("name", "parent") if after[f] != before[f]]
+    if not fields:
+        return unit
+    unit.save(update_fields=fields)
+    audit_record(action="org_unit.update", actor=by, subject=unit, subject_id=unit.code,
+                 before=before, after=after, channel=channel)
+    # Groups by org unit include the units below: a move changes who is in them.
+    org_unit_changed.send(sender=OrgUnit, unit=unit, fields=fields, old_parent=old_parent)
     return unit
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import Client
+from django.utils import timezone
 
 from access.alarms import alarm_acknowledge, fault_door
 from access.errors import AlarmAcknowledged
@@ -72,6 +74,27 @@ def test_each_door_and_kind_is_its_own_alarm() -> None:
     assert sorted((a.kind, a.door_number or 0) for a in alarms()) == [
         (AlarmKind.DOOR_FORCED, 0), (AlarmKind.DOOR_FORCED, 1), (AlarmKind.DOOR_FORCED, 3),
         (AlarmKind.DOOR_HELD_OPEN, 1)]
+
+
+def test_the_database_holds_one_open_alarm_per_controller_door_and_kind() -> None:
+    gate = door_controller(doors=2)
+    heartbeat(gate, faults=[held_open("door 2"), {"code": "door_forced", "message": "forced"}])
+    on_door, on_controller = alarms(kind=AlarmKind.DOOR_HELD_OPEN) + alarms(
+        kind=AlarmKind.DOOR_FORCED)
+    assert (on_door.door_number, on_controller.door_number) == (2, None)
+
+    def another(like: AccessAlarm) -> AccessAlarm:
+        return AccessAlarm.objects.create(controller=like.controller, kind=like.kind,
+                                          door_number=like.door_number, raised_at=timezone.now())
+
+    for open_one in (on_door, on_controller):  # a NULL door is one value too
+        with pytest.raises(IntegrityError), transaction.atomic():
+            another(open_one)
+
+    alarm_acknowledge(alarm=on_door, by=officer())
+    again = another(on_door)  # the acknowledged one no longer counts
+    assert [a.status for a in alarms(kind=AlarmKind.DOOR_HELD_OPEN)] == [
+        AlarmStatus.ACKNOWLEDGED, again.status]
 
 
 def test_acknowledging_twice_is_refused() -> None:

@@ -16,10 +16,16 @@ from accounts.models import (
     CardStatus,
     LedgerAccount,
     LoadStatus,
+    OrgUnit,
     PendingLoad,
 )
 from accounts.selectors import card_balances, ledger_check, purse_balances
-from accounts.services import card_report_loss, card_top_up, subsidy_batch_create
+from accounts.services import (
+    card_report_loss,
+    card_top_up,
+    org_unit_ensure,
+    subsidy_batch_create,
+)
 from tests.factories import StaffFactory, make_card, make_cardholder
 
 PASSWORD = "pw-staff-123"  # what StaffFactory sets
@@ -315,3 +321,25 @@ def test_the_key_store_page_never_shows_the_wrapped_key(db, purse_key):
 
 def test_the_console_says_whose_it_is(desk):
     assert "OneCard 一卡通" in desk.get("/admin/").text
+
+
+def test_clerk_moves_a_department_under_a_faculty_through_the_service(desk, clerk):
+    science = org_unit_ensure(code="SCI", name="Faculty of Science", kind="school", by=clerk)
+    response = desk.post("/admin/accounts/orgunit/add/", {
+        "code": "PHY", "name": "Physics", "kind": "department", "parent": ""})
+    assert response.status_code == 302
+    physics = OrgUnit.objects.get(code="PHY")
+
+    response = desk.post(f"/admin/accounts/orgunit/{physics.pk}/change/", {
+        "name": "Physics", "parent": science.pk})
+
+    assert response.status_code == 302
+    physics.refresh_from_db()
+    assert physics.parent == science
+    assert AuditEvent.objects.get(action="org_unit.update").channel == "admin"
+
+    refused = desk.post(f"/admin/accounts/orgunit/{science.pk}/change/", {
+        "name": "Faculty of Science", "parent": physics.pk}, follow=True)
+    science.refresh_from_db()
+    assert science.parent is None
+    assert any("cannot be placed under" in m for m in shown_messages(refused))
