@@ -465,13 +465,15 @@ def run(ctx: Any) -> dict[str, Any]:
         "setup_grants_by_org_unit_s": round(s.grants_s, 2),
         "setup_ingest_s": round(ingest_setup_s, 2), "quick": quick,
         "workers": args.ingest_workers, "check_workers": args.access_check_workers,
+        "bulk_pool_nice": args.access_bulk_nice,
         "load_avg_1min_before": round(os.getloadavg()[0], 2),
     }
     terms = [s.big.term, s.side.term, s.other.term, *ingest_setup["bulk"],
              ingest_setup["online"]]
     with ingest._server(ctx.database_url, workers=args.ingest_workers,
                         conn_max_age=args.ingest_conn_max_age,
-                        extra=shlex.split(args.ingest_gunicorn_args)) as (base, pid):
+                        extra=shlex.split(args.ingest_gunicorn_args),
+                        nice=args.access_bulk_nice) as (base, pid):
         ingest._warm_up(base, terms, args.ingest_workers)
         figures.update(_full_list(base, s, size.full_requests))
         print(f"   full list: {figures['full_list_max_s']:.3f} s at most "

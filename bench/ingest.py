@@ -298,9 +298,10 @@ def _free_port() -> int:
 
 @contextmanager
 def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[str],
-            gate: int = 0) -> Iterator[tuple[str, int]]:
+            gate: int = 0, nice: int = 0) -> Iterator[tuple[str, int]]:
     """gunicorn with `workers` workers (sync unless `extra` says otherwise) on a free
-    port; yields (base url, master pid)."""
+    port, at CPU priority `nice` (a bulk pool yields the cores to interactive ones);
+    yields (base url, master pid)."""
     port = _free_port()
     url = database_url + (f"?conn_max_age={conn_max_age}" if conn_max_age else "")
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
@@ -311,7 +312,8 @@ def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[s
     log_path = OUT_DIR / "ingest-gunicorn.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [str(gunicorn), app, "--workers", str(workers),
+            [*(["nice", "-n", str(nice)] if nice else []), str(gunicorn), app,
+             "--workers", str(workers),
              "--bind", f"127.0.0.1:{port}", "--timeout", str(HTTP_TIMEOUT_S), *extra],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
