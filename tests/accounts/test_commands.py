@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import subprocess
@@ -15,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.keys import purse_master_key
@@ -236,6 +238,20 @@ def test_load_demo_twice_gives_one_consistent_campus(db):
         assert token in first and token in second
         assert f"onecard-{role.value}" in second
     assert "onecard-holder" in second and "http://127.0.0.1:8000/admin/" in second
+
+
+def test_the_demo_has_a_month_of_attendance_for_hr(db):
+    from attendance.models import DayResult
+    from attendance.selectors import month_report
+
+    run("load_demo", "--simulate-seconds", "0")
+
+    staff = Cardholder.objects.filter(kind="staff").count()
+    assert DayResult.objects.values("cardholder").distinct().count() == staff
+    statuses = set(DayResult.objects.values_list("status", flat=True))
+    assert {"normal", "late", "off"} <= statuses
+    last_month = (timezone.localdate().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    assert month_report(last_month)["count"] == staff
 
 
 def test_the_demo_logins_work(db, client):

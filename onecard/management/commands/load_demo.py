@@ -22,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from rest_framework.authtoken.models import Token
@@ -39,6 +40,7 @@ from accounts.models import (
     StoredKey,
     TopUpMethod,
 )
+from attendance.demo import demo_attendance
 from core.roles import Role
 from onecard.staff import role_groups_ensure, staff_user_ensure
 from terminals.models import TerminalKind
@@ -247,7 +249,14 @@ class Command(BaseCommand):
         self.stdout.write(_("Loaded %(holders)d cardholders with cards, %(merchants)d "
                             "merchants.") % {"holders": len(people), "merchants": len(MERCHANTS)})
         if keys_ok:
-            self._terminals(clerk)
+            clock = self._terminals(clerk)
+            staff = {p.number: Cardholder.objects.get(number=p.number).cards.get().card_no
+                     for p in people if p.kind == CardholderKind.STAFF}
+            hr = get_user_model().objects.get(username=Role.HR.value)
+            days = demo_attendance(by=hr, clock=clock, staff=staff, rng=rng,
+                                   today=timezone.localdate(), channel=CHANNEL)
+            self.stdout.write(_("Attendance: %(n)d daily results of %(staff)d staff "
+                                "computed.") % {"n": days, "staff": len(staff)})
 
     def _org_tree(self, by: Any) -> None:
         school = services.org_unit_ensure(code=SCHOOL[0], name=SCHOOL[1], kind=OrgUnitKind.SCHOOL,
@@ -274,14 +283,19 @@ class Command(BaseCommand):
                                  reference=f"demo bank {person.number}", by=clerk,
                                  channel=CHANNEL)
 
-    def _terminals(self, by: Any) -> None:
+    def _terminals(self, by: Any) -> Any:
+        """Register the demo's terminals; returns the attendance clock."""
         self.stdout.write("\n" + _("Terminals (the secrets are shown only this once):"))
         rows = [(_("terminal_id"), _("kind"), _("name"), _("secret"))]
+        clock = None
         for kind, name, merchant, doors in TERMINALS:
             terminal, secret = terminal_register(kind=kind, name=name, merchant_code=merchant,
                                                  doors=doors, by=by, channel=CHANNEL)
             rows.append((terminal.terminal_id, kind, name, secret))
+            if kind == TerminalKind.ATTENDANCE:
+                clock = terminal
         self._table(rows)
+        return clock
 
     # --- output -------------------------------------------------------------------
 
