@@ -198,29 +198,46 @@ def dormitory(by: Any) -> tuple[Any, Any]:
     return entrance, way_out
 
 
-def test_an_exit_uploaded_late_clears_the_second_entry_it_came_before() -> None:
-    entrance, way_out = dormitory(officer())
+def side_entrance(by: Any) -> Any:
+    """A second entrance to the dormitory, on a controller of its own."""
+    side_door = door_controller(name="Side entrance")
+    services.door_update(door=Door.objects.get(pk=f"{side_door.terminal_id}-1"), area="dorm",
+                         direction="entry", by=by)
+    return side_door
+
+
+@pytest.mark.parametrize(("lost", "first_flag", "after_exit"), [
+    (False, EventFlag.ANTIPASSBACK_SOFT, ""),
+    # A flag judged once stays, whatever the holder's passages say later.
+    (True, EventFlag.REVOKED_CARD_LET_IN, EventFlag.REVOKED_CARD_LET_IN),
+])
+def test_an_exit_uploaded_late_clears_the_second_entry_it_came_before(
+        lost: bool, first_flag: str, after_exit: str) -> None:
+    by = officer()
+    entrance, way_out = dormitory(by)
     card = holder_with_card()
+    if lost:
+        lab_group(by, f"{entrance.terminal_id}-1", members=[card])
+        heartbeat(entrance, access_list_version=list_version(entrance))
+        accounts.card_report_loss(card=card, by=StaffFactory(role="card_office"))
     t = later()
     upload(entrance, passage(entrance, card.card_no, 1, t),
            passage(entrance, card.card_no, 1, t + 1800))
     door_records_project_pending()
-    assert event_of(entrance, 2).flag_reason == EventFlag.ANTIPASSBACK_SOFT
+    assert event_of(entrance, 2).flag_reason == first_flag
 
     # The exit at t + 900 was kept offline by its controller and arrives now.
     upload(way_out, passage(way_out, card.card_no, 1, t + 900))
     door_records_project_pending()
 
-    assert (event_of(entrance, 2).flagged, event_of(entrance, 2).flag_reason) == (False, "")
-    assert not event_of(entrance, 1).flagged
+    assert (event_of(entrance, 2).flagged, event_of(entrance, 2).flag_reason) == (
+        bool(after_exit), after_exit)
     assert not event_of(way_out, 1).flagged
 
 
 def test_an_entry_uploaded_late_flags_the_entry_after_it() -> None:
     entrance, way_out = dormitory(officer())
-    side_door = door_controller(name="Side entrance")
-    services.door_update(door=Door.objects.get(pk=f"{side_door.terminal_id}-1"), area="dorm",
-                         direction="entry", by=officer())
+    side_door = side_entrance(officer())
     card = holder_with_card()
     t = later()
     upload(way_out, passage(way_out, card.card_no, 1, t))
@@ -234,25 +251,6 @@ def test_an_entry_uploaded_late_flags_the_entry_after_it() -> None:
     assert not event_of(side_door, 1).flagged  # after the exit
     assert (event_of(entrance, 1).flagged, event_of(entrance, 1).flag_reason) == (
         True, EventFlag.ANTIPASSBACK_SOFT)
-
-
-def test_judging_again_keeps_a_revoked_card_flag() -> None:
-    by, clerk = officer(), StaffFactory(role="card_office")
-    entrance, way_out = dormitory(by)
-    card = holder_with_card()
-    lab_group(by, f"{entrance.terminal_id}-1", members=[card])
-    heartbeat(entrance, access_list_version=list_version(entrance))
-    accounts.card_report_loss(card=card, by=clerk)
-    t = later()
-    upload(entrance, passage(entrance, card.card_no, 1, t),
-           passage(entrance, card.card_no, 1, t + 1800))
-    door_records_project_pending()
-    assert event_of(entrance, 2).flag_reason == EventFlag.REVOKED_CARD_LET_IN
-
-    upload(way_out, passage(way_out, card.card_no, 1, t + 900))
-    door_records_project_pending()
-
-    assert event_of(entrance, 2).flag_reason == EventFlag.REVOKED_CARD_LET_IN
 
 
 def test_a_controller_deciding_against_the_list_it_held_is_flagged_an_honest_one_is_not(
@@ -341,9 +339,7 @@ def test_a_pruned_log_keeps_each_revocation_and_what_ended_it_outside_every_delt
 @pytest.mark.concurrency
 def test_two_controllers_uploading_one_holders_entries_at_once_see_each_other() -> None:
     entrance, _way_out = dormitory(officer())
-    side_door = door_controller(name="Side entrance")
-    services.door_update(door=Door.objects.get(pk=f"{side_door.terminal_id}-1"), area="dorm",
-                         direction="entry", by=officer())
+    side_door = side_entrance(officer())
     card = holder_with_card()
     t = later()
     upload(entrance, passage(entrance, card.card_no, 1, t))
