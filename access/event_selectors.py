@@ -94,15 +94,18 @@ def area_entries(area: Area, start: dt.datetime, end: dt.datetime) -> QuerySet[A
             .order_by("ts", "id"))
 
 
-def area_presence(area: Area, at: dt.datetime | None = None) -> list[AccessEvent]:
+def area_presence(area: Area, at: dt.datetime | None = None) -> QuerySet[AccessEvent]:
     """Who is inside the area (at `at`, by default now): each holder whose last granted
     passage through a door of the area with a direction was an entry, with that entry;
     the longest inside first. Doors without a direction cannot tell, and do not count."""
-    passages = _events().filter(area=area, granted=True, cardholder__isnull=False,
-                                direction__isnull=False)
+    passages = AccessEvent.objects.filter(area=area, granted=True, cardholder__isnull=False,
+                                          direction__isnull=False)
     if at is not None:
         passages = passages.filter(ts__lte=at)
     last = passages.annotate(nth=Window(RowNumber(), partition_by=[F("cardholder_id")],
                                         order_by=[F("ts").desc(), F("id").desc()]))
-    return sorted((e for e in last.filter(nth=1) if e.direction == DoorDirection.ENTRY),
-                  key=lambda e: (e.ts, e.id))
+    # The direction is tested outside the window's query: inside it, it would pick each
+    # holder's last entry rather than their last passage.
+    return (_events().filter(pk__in=last.filter(nth=1).values("pk"),
+                             direction=DoorDirection.ENTRY)
+            .order_by("ts", "id"))

@@ -1,27 +1,35 @@
 """Security's reports on an area, from its door events: who entered it in a period, and
-who is inside it now (for a muster after an evacuation). Each is a plain dict (the JSON
-answer) and, in the language of the request, a spreadsheet. Times are the moments at
-the door, shown in the server's time zone."""
+who is inside it now (for a muster after an evacuation). Each is a heading and its
+events in a stable order: the API pages them as JSON rows, the spreadsheet (in the
+language of the request) holds them all. Times are the moments at the door, shown in
+the server's time zone."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from access import event_selectors
 from access.models import AccessEvent, Area, DoorDirection
 
+# Rows are read from the database in chunks of this many, for a spreadsheet of a whole
+# term: the events are never all in memory at once.
+CHUNK = 2000
+
 
 def _local(moment: dt.datetime) -> str:
     return timezone.localtime(moment).isoformat()
 
 
-def _passage(event: AccessEvent) -> dict[str, Any]:
+def entry_row(event: AccessEvent) -> dict[str, Any]:
+    """One passage of the entries report (the JSON row; the spreadsheet's line)."""
     holder = event.cardholder
     return {
         "ts": _local(event.ts),
@@ -34,21 +42,36 @@ def _passage(event: AccessEvent) -> dict[str, Any]:
     }
 
 
-def area_entries_report(area: Area, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+def presence_row(event: AccessEvent) -> dict[str, Any]:
+    """One person inside, with the entry that let them in."""
+    row = {**entry_row(event), "since": _local(event.ts)}
+    del row["ts"], row["direction"]
+    return row
+
+
+@dataclass
+class Report:
+    """What a report is about (`heading`: the area, the period or the moment) and its
+    events in the order shown (ts, id: a page never overlaps or skips the next)."""
+
+    heading: dict[str, Any]
+    events: QuerySet[AccessEvent]
+    row: Callable[[AccessEvent], dict[str, Any]]
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        return (self.row(event) for event in self.events.iterator(chunk_size=CHUNK))
+
+
+def area_entries_report(area: Area, start: dt.datetime, end: dt.datetime) -> Report:
     """Every granted entry to the area in [start, end), in order."""
-    entries = [_passage(e) for e in event_selectors.area_entries(area, start, end)]
-    return {"area": area.code, "name": area.name, "from": _local(start), "to": _local(end),
-            "count": len(entries), "entries": entries}
+    return Report({"area": area.code, "name": area.name, "from": _local(start),
+                   "to": _local(end)}, event_selectors.area_entries(area, start, end), entry_row)
 
 
-def area_presence_report(area: Area, at: dt.datetime | None = None) -> dict[str, Any]:
-    """Who is inside the area now: each with the entry that let them in."""
-    inside = [{**_passage(e), "since": _local(e.ts)}
-              for e in event_selectors.area_presence(area, at)]
-    for person in inside:
-        del person["ts"], person["direction"]
-    return {"area": area.code, "name": area.name, "as_of": _local(at or timezone.now()),
-            "count": len(inside), "inside": inside}
+def area_presence_report(area: Area, at: dt.datetime | None = None) -> Report:
+    """Who is inside the area now (or at `at`): the longest inside first."""
+    return Report({"area": area.code, "name": area.name, "as_of": _local(at or timezone.now())},
+                  event_selectors.area_presence(area, at), presence_row)
 
 
 # --- XLSX ---------------------------------------------------------------------------------
@@ -60,28 +83,31 @@ def _direction_label(value: str | None) -> str:
 
 def _sheet(title: str, facts: list[tuple[str, str]], headers: list[str],
            rows: Iterable[list[Any]], widths: tuple[int, ...]) -> bytes:
+    """A write-only workbook: rows go to the file as they come, however many."""
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Border, Font, Side
 
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    sheet.title = title[:31]
-    sheet.append([title])
-    sheet["A1"].font = Font(bold=True, size=14)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
+    for letter, width in zip("ABCDEFG", widths, strict=False):  # before the first row
+        sheet.column_dimensions[letter].width = width
+
+    def styled(value: Any, **style: Any) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value=value)
+        for name, setting in style.items():
+            setattr(cell, name, setting)
+        return cell
+
+    sheet.append([styled(title, font=Font(bold=True, size=14))])
     for label, value in [*facts, (_("Printed at"),
                                   timezone.localtime().strftime("%Y-%m-%d %H:%M"))]:
         sheet.append([label, value])
     sheet.append([])
-    sheet.append(headers)
-    for cell in sheet[sheet.max_row]:
-        cell.font = Font(bold=True)
-        cell.border = Border(bottom=Side(style="thin"))
-        cell.alignment = Alignment(horizontal="center")
+    sheet.append([styled(h, font=Font(bold=True), border=Border(bottom=Side(style="thin")),
+                         alignment=Alignment(horizontal="center")) for h in headers])
     for row in rows:
         sheet.append(row)
-    for letter, width in zip("ABCDEFG", widths, strict=False):
-        sheet.column_dimensions[letter].width = width
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -91,22 +117,25 @@ def _when(text: str) -> str:
     return dt.datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def entries_xlsx(report: dict[str, Any]) -> bytes:
+def entries_xlsx(report: Report) -> bytes:
     headers = [_("Time"), _("Cardholder number"), _("Holder name"), _("Card number"),
                _("Door id"), _("Door name"), _("Direction")]
     rows = ([_when(e["ts"]), e["cardholder"] or "", e["name"], e["card_no"], e["door"],
-             e["door_name"], _direction_label(e["direction"])] for e in report["entries"])
-    facts = [(_("Area"), f"{report['area']} {report['name']}"),
-             (_("From"), _when(report["from"])), (_("To"), _when(report["to"])),
-             (_("Entries"), str(report["count"]))]
+             e["door_name"], _direction_label(e["direction"])] for e in report.rows())
+    head = report.heading
+    facts = [(_("Area"), f"{head['area']} {head['name']}"),
+             (_("From"), _when(head["from"])), (_("To"), _when(head["to"])),
+             (_("Entries"), str(report.events.count()))]
     return _sheet(_("Entries to the area"), facts, headers, rows, (20, 18, 16, 20, 18, 24, 10))
 
 
-def presence_xlsx(report: dict[str, Any]) -> bytes:
+def presence_xlsx(report: Report) -> bytes:
     headers = [_("Cardholder number"), _("Holder name"), _("Card number"), _("Inside since"),
                _("Entered by door"), _("Door name")]
     rows = ([p["cardholder"], p["name"], p["card_no"], _when(p["since"]), p["door"],
-             p["door_name"]] for p in report["inside"])
-    facts = [(_("Area"), f"{report['area']} {report['name']}"),
-             (_("As of"), _when(report["as_of"])), (_("People inside"), str(report["count"]))]
+             p["door_name"]] for p in report.rows())
+    head = report.heading
+    facts = [(_("Area"), f"{head['area']} {head['name']}"),
+             (_("As of"), _when(head["as_of"])),
+             (_("People inside"), str(report.events.count()))]
     return _sheet(_("Who is inside the area"), facts, headers, rows, (18, 16, 20, 20, 18, 24))

@@ -6,6 +6,7 @@ the one write through access.alarms."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpResponse
@@ -31,7 +32,7 @@ from core.api.views import (
 from core.errors import NotFound
 from core.files import XLSX_CONTENT_TYPE, attachment
 from core.idempotency import IDEMPOTENCY_PARAMETER, idempotent
-from core.pagination import Pagination
+from core.pagination import PageQuery, Pagination
 from core.permissions import Area
 
 TAG = ["access"]
@@ -244,23 +245,96 @@ class AlarmAcknowledgeView(StaffAPIView):
 # --- Presence and the entries report -------------------------------------------------------
 
 
-def _json_or_xlsx(sheet: str) -> dict[Any, Any]:
-    """The answers of a report: JSON, or with ?format=xlsx the spreadsheet."""
-    return {(200, "application/json"): OpenApiTypes.OBJECT,
+def _json_or_xlsx(page: type[serializers.Serializer], sheet: str) -> dict[Any, Any]:
+    """The answers of a report: a page of JSON rows, or with ?format=xlsx the spreadsheet
+    of every row."""
+    return {(200, "application/json"): page,
             (200, XLSX_CONTENT_TYPE): OpenApiResponse(OpenApiTypes.BINARY,
                                                               description=sheet),
-            **error_responses(query=True)}
+            **error_responses({404: ("not_found",)}, query=True)}
 
 
 def _file(content: bytes, name: str) -> HttpResponse:
     return attachment(content, filename=name, content_type=XLSX_CONTENT_TYPE)
 
 
+class EntryOutput(serializers.Serializer):
+    """One row of the entries report, as access.reports writes it (the spreadsheet's too)."""
+
+    ts = serializers.CharField(help_text="the moment at the door, ISO 8601 in local time")
+    cardholder = serializers.CharField(allow_null=True, help_text="the holder's number")
+    name = serializers.CharField(help_text="the holder's name (empty if unknown)")
+    card_no = serializers.CharField()
+    door = serializers.CharField(help_text="the door's id")
+    door_name = serializers.CharField()
+    direction = serializers.ChoiceField(choices=DoorDirection.choices, allow_null=True)
+
+    class Meta:
+        ref_name = "AccessReportEntry"
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return super().to_representation(reports.entry_row(instance))
+
+
+class PresenceOutput(serializers.Serializer):
+    cardholder = serializers.CharField(help_text="the holder's number")
+    name = serializers.CharField()
+    card_no = serializers.CharField()
+    door = serializers.CharField(help_text="the door they entered by")
+    door_name = serializers.CharField()
+    since = serializers.CharField(help_text="the entry's moment, ISO 8601 in local time")
+
+    class Meta:
+        ref_name = "AccessPresenceRow"
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return super().to_representation(reports.presence_row(instance))
+
+
+class _Page(serializers.Serializer):
+    count = serializers.IntegerField(help_text="rows in the whole report")
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    area = serializers.CharField(help_text="the area's code")
+    name = serializers.CharField(help_text="the area's name")
+
+
+class EntriesPage(_Page):
+    results = EntryOutput(many=True)
+    from_ = serializers.CharField(help_text="the period's start, ISO 8601")
+    to = serializers.CharField(help_text="the period's end (exclusive), ISO 8601")
+
+    class Meta:
+        ref_name = "AccessReportPage"
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")  # a Python keyword
+        return fields
+
+
+class PresencePage(_Page):
+    results = PresenceOutput(many=True)
+    as_of = serializers.CharField(help_text="the moment the answer describes, ISO 8601")
+
+    class Meta:
+        ref_name = "AccessPresencePage"
+
+
+def _page_or_file(view: StaffAPIView, request: Request, query: dict[str, Any],
+                  report: reports.Report, row: type[serializers.Serializer],
+                  sheet: Callable[[reports.Report], bytes], name: str) -> Any:
+    if query.get("format") == "xlsx":  # every row, whatever the page asked
+        return _file(sheet(report), name)
+    return paginated(view=view, request=request, queryset=report.events,
+                     serializer_class=row, extra=report.heading)
+
+
 class PresenceView(StaffAPIView):
     area = Area.ACCESS
     content_negotiation_class = FileFormatNegotiation
 
-    class Query(QuerySerializer):
+    class Query(PageQuery):
         area = _area_field()
         format = _format_field()
 
@@ -272,26 +346,25 @@ class PresenceView(StaffAPIView):
 
     @extend_schema(
         tags=TAG, parameters=[Query],
-        responses=_json_or_xlsx("the list as a spreadsheet"),
+        responses=_json_or_xlsx(PresencePage, "the whole list as a spreadsheet"),
         summary="Who is inside an area now (last entry without a later exit), for a muster",
-        description="`{area, name, as_of, count, inside: [{cardholder, name, card_no, door, "
-                    "door_name, since}]}`, the longest inside first. Only doors marked entry "
-                    "or exit count.",
+        description="Paged `{count, next, previous, results: [{cardholder, name, card_no, "
+                    "door, door_name, since}], area, name, as_of}`, the longest inside first; "
+                    "the spreadsheet holds every row. Only doors marked entry or exit count.",
     )
     def get(self, request: Request) -> Any:
         query = query_params(self.Query, request)
         area = event_selectors.area_of_code(query["area"])
-        report = reports.area_presence_report(area)
-        if query.get("format") != "xlsx":
-            return Response(report)
-        return _file(reports.presence_xlsx(report), f"presence-{area.code}.xlsx")
+        return _page_or_file(self, request, query, reports.area_presence_report(area),
+                             PresenceOutput, reports.presence_xlsx,
+                             f"presence-{area.code}.xlsx")
 
 
 class EntriesReportView(StaffAPIView):
     area = Area.ACCESS
     content_negotiation_class = FileFormatNegotiation
 
-    class Query(PeriodMixin, QuerySerializer):
+    class Query(PeriodMixin, PageQuery):
         period_required = True
         area = _area_field()
         format = _format_field()
@@ -310,17 +383,18 @@ class EntriesReportView(StaffAPIView):
 
     @extend_schema(
         tags=TAG, parameters=[Query],
-        responses=_json_or_xlsx("the entries as a spreadsheet"),
+        responses=_json_or_xlsx(EntriesPage, "every entry of the period as a spreadsheet"),
         summary="Every entry to an area in a period",
-        description="`{area, name, from, to, count, entries: [{ts, cardholder, name, card_no, "
-                    "door, door_name, direction}]}` in order: granted passages at the area's "
-                    "entry doors and at its doors with no direction.",
+        description="Paged `{count, next, previous, results: [{ts, cardholder, name, card_no, "
+                    "door, door_name, direction}], area, name, from, to}` in order (by the "
+                    "moment at the door): granted passages at the area's entry doors and at "
+                    "its doors with no direction; the spreadsheet holds every row.",
     )
     def get(self, request: Request) -> Any:
         query = query_params(self.Query, request)
         area = event_selectors.area_of_code(query["area"])
-        report = reports.area_entries_report(area, query["from"], query["to"])
-        if query.get("format") != "xlsx":
-            return Response(report)
         day = query["from"].date().isoformat()
-        return _file(reports.entries_xlsx(report), f"entries-{area.code}-{day}.xlsx")
+        return _page_or_file(self, request, query,
+                             reports.area_entries_report(area, query["from"], query["to"]),
+                             EntryOutput, reports.entries_xlsx,
+                             f"entries-{area.code}-{day}.xlsx")
