@@ -7,8 +7,7 @@ the server's time zone."""
 from __future__ import annotations
 
 import datetime as dt
-import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from access import event_selectors
 from access.models import AccessEvent, Area, DoorDirection
+from core.files import xlsx_table
 
 # Rows are read from the database in chunks of this many, for a spreadsheet of a whole
 # term: the events are never all in memory at once.
@@ -81,38 +81,6 @@ def _direction_label(value: str | None) -> str:
     return str(DoorDirection(value).label) if value in DoorDirection.values else ""
 
 
-def _sheet(title: str, facts: list[tuple[str, str]], headers: list[str],
-           rows: Iterable[list[Any]], widths: tuple[int, ...]) -> bytes:
-    """A write-only workbook: rows go to the file as they come, however many."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Border, Font, Side
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31])
-    for letter, width in zip("ABCDEFG", widths, strict=False):  # before the first row
-        sheet.column_dimensions[letter].width = width
-
-    def styled(value: Any, **style: Any) -> WriteOnlyCell:
-        cell = WriteOnlyCell(sheet, value=value)
-        for name, setting in style.items():
-            setattr(cell, name, setting)
-        return cell
-
-    sheet.append([styled(title, font=Font(bold=True, size=14))])
-    for label, value in [*facts, (_("Printed at"),
-                                  timezone.localtime().strftime("%Y-%m-%d %H:%M"))]:
-        sheet.append([label, value])
-    sheet.append([])
-    sheet.append([styled(h, font=Font(bold=True), border=Border(bottom=Side(style="thin")),
-                         alignment=Alignment(horizontal="center")) for h in headers])
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 def _when(text: str) -> str:
     return dt.datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -126,7 +94,7 @@ def entries_xlsx(report: Report) -> bytes:
     facts = [(_("Area"), f"{head['area']} {head['name']}"),
              (_("From"), _when(head["from"])), (_("To"), _when(head["to"])),
              (_("Entries"), str(report.events.count()))]
-    return _sheet(_("Entries to the area"), facts, headers, rows, (20, 18, 16, 20, 18, 24, 10))
+    return xlsx_table(_("Entries to the area"), facts, headers, rows, (20, 18, 16, 20, 18, 24, 10))
 
 
 def presence_xlsx(report: Report) -> bytes:
@@ -138,4 +106,4 @@ def presence_xlsx(report: Report) -> bytes:
     facts = [(_("Area"), f"{head['area']} {head['name']}"),
              (_("As of"), _when(head["as_of"])),
              (_("People inside"), str(report.events.count()))]
-    return _sheet(_("Who is inside the area"), facts, headers, rows, (18, 16, 20, 20, 18, 24))
+    return xlsx_table(_("Who is inside the area"), facts, headers, rows, (18, 16, 20, 20, 18, 24))
