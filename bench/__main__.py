@@ -164,9 +164,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="how long the ingest load runs under the checks (default 15)")
     p.add_argument("--access-check-workers", type=int, default=2,
                    help="gunicorn workers of the door checks' own pool (default 2)")
-    p.add_argument("--access-bulk-nice", type=int, default=0,
-                   help="CPU niceness of the pool that takes the bulk uploads, as a "
-                        "deployment may run it (default 0: the same priority)")
+    p.add_argument("--access-bulk-nice", type=int, default=10,
+                   help="CPU niceness of the pool that takes the bulk uploads, as the "
+                        "README runs it (default 10; 0: the same priority as the checks)")
     p.add_argument("--pgbench-seconds", type=int, default=15)
     p.add_argument("--pgbench-clients", type=int, default=4)
     p.add_argument("--pgbench-jobs", type=int, default=2)
