@@ -152,9 +152,13 @@ def roster_put(*, entries: Sequence[Mapping[str, Any]], by: Any,
                                 shift=shifts.get(e.get("shift") or ""),
                                 created_by=by if getattr(by, "pk", None) else None))
     made = RosterEntry.objects.bulk_create(made)
+    holders_named = sorted(set(numbers))
+    # The subject names one holder; a roster for many lists them in `after` (subject ids
+    # are short).
     audit_record(action="attendance.roster_put", actor=by, subject_type="roster",
-                 subject_id=",".join(sorted(set(numbers))),
-                 after={"entries": len(made)}, channel=channel)
+                 subject_id=holders_named[0] if len(holders_named) == 1
+                 else f"{len(holders_named)} cardholders",
+                 after={"entries": len(made), "cardholders": holders_named}, channel=channel)
     today = timezone.localdate()
     touched: set[tuple[int, dt.date]] = set()
     for entry in made:

@@ -13,12 +13,18 @@ which belong to `access`, a floor above this one: the caller hands `run_simulati
 `AccessSetup` (`access.simulation.security_office` is the one the commands use), which
 sets them up through access's services and plays the security office during the run.
 
-`run_simulation(options, access_setup)` sets up, runs the fleet and returns its
-`Summary`; the `simulate` command, `load_demo` and the benchmark call it.
+Attendance clocks (`options.attendance_clocks`) punch for a small roster, which belongs
+to `attendance`, also above: the caller hands in an `AttendanceSetup`
+(`attendance.simulation.hr_office`), which makes the shifts and the roster, records
+leave and corrections as HR, and reads the daily results back at the end.
+
+`run_simulation(options, access_setup, attendance_setup)` sets up, runs the fleet and
+returns its `Summary`; the `simulate` command, `load_demo` and the benchmark call it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import secrets
 import time
@@ -28,6 +34,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from accounts import services
 from accounts.keys import card_key, key_import
@@ -35,14 +42,21 @@ from accounts.models import KeyPurpose, Purse, TopUpMethod
 from accounts.selectors import card_balances, card_get, key_stored, ledger_check
 from core.errors import DomainError
 from terminals.fleet.fleet import run_fleet
-from terminals.fleet.plan import CardSpec, FleetOptions, FleetPlan, ServerFigures, TerminalSpec
+from terminals.fleet.plan import (
+    AttendancePlan,
+    CardSpec,
+    FleetOptions,
+    FleetPlan,
+    ServerFigures,
+    TerminalSpec,
+)
 from terminals.fleet.summary import Summary
 from terminals.models import Terminal, TerminalKind
 from terminals.selectors import terminal_get
 from terminals.services import terminal_config_update, terminal_register
 
-__all__ = ["AccessSetup", "CardOffice", "SecurityOffice", "SecuritySetup",
-           "SimulationOptions", "Summary", "run_simulation"]
+__all__ = ["AccessSetup", "AttendanceSetup", "CardOffice", "HrOffice", "HrSetup",
+           "SecurityOffice", "SecuritySetup", "SimulationOptions", "Summary", "run_simulation"]
 
 CHANNEL = "simulator"
 MENU: list[dict[str, Any]] = [
@@ -67,6 +81,9 @@ class SimulationOptions(FleetOptions):
     cards: int = 500
     door_controllers: int = 0
     doors_per_controller: int = 3
+    attendance_clocks: int = 0
+    attendance_staff: int = 20  # of the cards' holders, on the clocks' roster
+    attendance_days: int = 14  # days punched, ending the day before yesterday
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,35 @@ class SecurityOffice(Protocol):
 AccessSetup = Callable[[SecuritySetup], SecurityOffice]
 
 
+@dataclass(frozen=True)
+class HrSetup:
+    """What HR's set-up gets: who acts, a tag for unique codes, the staff's cards (the
+    first holders of the run's cards) and the days to roster."""
+
+    by: Any
+    tag: str
+    card_nos: list[str]
+    first: dt.date
+    last: dt.date
+    rng: random.Random
+
+
+class HrOffice(Protocol):
+    plan: AttendancePlan
+
+    def leave(self, number: str, start: int, end: int) -> None: ...
+
+    def correction(self, number: str, ts: int) -> None: ...
+
+    def tick(self) -> int: ...
+
+    def results(self, numbers: Sequence[str], first: dt.date,
+                last: dt.date) -> dict[tuple[str, dt.date], dict[str, int | str | None]]: ...
+
+
+AttendanceSetup = Callable[[HrSetup], HrOffice]
+
+
 class CardOffice:
     """Everything the simulator does as the card office, with the Django ORM: the
     `terminals.fleet.plan.Office` of a fleet run in this process."""
@@ -102,6 +148,7 @@ class CardOffice:
         )
         self.tag = f"{int(time.time()):x}{rng.randrange(16**3):03x}"
         self.security: SecurityOffice | None = None  # with door controllers
+        self.hr: HrOffice | None = None  # with attendance clocks
 
     def ensure_purse_key(self) -> None:
         if not key_stored(KeyPurpose.PURSE):
@@ -155,6 +202,24 @@ class CardOffice:
     def access_change(self) -> str | None:
         return self.security.change() if self.security is not None else None
 
+    def _hr(self) -> HrOffice:
+        if self.hr is None:
+            raise RuntimeError("no attendance set-up in this run")
+        return self.hr
+
+    def attendance_leave(self, number: str, start: int, end: int) -> None:
+        self._hr().leave(number, start, end)
+
+    def attendance_correction(self, number: str, ts: int) -> None:
+        self._hr().correction(number, ts)
+
+    def attendance_tick(self) -> int:
+        return self._hr().tick()
+
+    def attendance_results(self, numbers: Sequence[str], first: dt.date,
+                           last: dt.date) -> dict[tuple[str, dt.date], dict[str, int | str | None]]:
+        return self._hr().results(numbers, first, last)
+
     def reprice(self, terminal_id: str) -> None:
         menu = [{**item, "amount": item["amount"] + 50} for item in MENU]
         terminal_config_update(terminal=terminal_get(terminal_id), params={"menu": menu},
@@ -171,16 +236,19 @@ class CardOffice:
         )
 
 
-def run_simulation(options: SimulationOptions,
-                   access_setup: AccessSetup | None = None) -> Summary:
+def run_simulation(options: SimulationOptions, access_setup: AccessSetup | None = None,
+                   attendance_setup: AttendanceSetup | None = None) -> Summary:
     if options.door_controllers and access_setup is None:
         raise ValueError("door controllers need an access set-up (access.simulation)")
+    if options.attendance_clocks and attendance_setup is None:
+        raise ValueError("attendance clocks need an attendance set-up (attendance.simulation)")
     rng = random.Random(options.seed)
     log = options.log or (lambda line: None)
     office = CardOffice(rng)
     office.ensure_purse_key()
     log(f"card office: issuing {options.cards} cards and registering "
-        f"{options.pos + options.kiosks + options.door_controllers} terminals ...")
+        f"{options.pos + options.kiosks + options.door_controllers + options.attendance_clocks}"
+        " terminals ...")
     cards = [office.issue(i) for i in range(options.cards)]
     for c in cards:
         office.top_up(c.card_no, rng.randrange(*OPENING_TOP_UP, 100))
@@ -189,11 +257,24 @@ def run_simulation(options: SimulationOptions,
     terminals += [office.register(TerminalKind.KIOSK, n) for n in range(options.kiosks)]
     doors = [office.register(TerminalKind.DOOR, n, doors=options.doors_per_controller)
              for n in range(options.door_controllers)]
+    clocks = [office.register(TerminalKind.ATTENDANCE, n)
+              for n in range(options.attendance_clocks)]
+    attendance: AttendancePlan | None = None
+    if clocks and attendance_setup is not None:
+        last = timezone.localdate() - dt.timedelta(days=2)  # a night shift's end is past
+        first = last - dt.timedelta(days=max(1, options.attendance_days) - 1)
+        staff = [c.card_no for c in cards[:max(1, min(options.attendance_staff, len(cards)))]]
+        log(f"HR: shifts and a roster of {len(staff)} staff from {first} to {last} for "
+            f"{len(clocks)} attendance clocks ...")
+        office.hr = attendance_setup(HrSetup(by=office.by, tag=office.tag, card_nos=staff,
+                                             first=first, last=last, rng=rng))
+        attendance = office.hr.plan
     if doors and access_setup is not None:
         log(f"security office: doors, areas, schedules and groups for {len(doors)} door "
             f"controllers ...")
         office.security = access_setup(SecuritySetup(
             by=office.by, tag=office.tag, controllers=[d.terminal_id for d in doors],
             card_nos=[c.card_no for c in cards], seconds=options.seconds, rng=rng))
-    plan = FleetPlan([*terminals, *doors], cards, time_zone=settings.TIME_ZONE)
+    plan = FleetPlan([*terminals, *doors, *clocks], cards, time_zone=settings.TIME_ZONE,
+                     attendance=attendance)
     return run_fleet(options, plan, office, rng)

@@ -1,8 +1,9 @@
 """The fleet at work: POS readers sell in their configured mode, go offline at random
 and upload their backlog later, and sometimes re-upload a batch already sent; kiosks
 write pending loads and take cash; door controllers decide cards at their doors
-offline from the access list they hold (`doors`). The cards are `SoftCard`s, one holder
-at a time.
+offline from the access list they hold (`doors`); attendance clocks punch a small
+roster's days, some of them offline for hours (`attendance`). The cards are
+`SoftCard`s, one holder at a time.
 
 `run_fleet(options, plan, office)` plays a run against the server and returns its
 `Summary`, with every card's balance and every terminal's records held against what
@@ -11,25 +12,31 @@ the server says it has (`office.figures`).
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import random
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from terminals.client.card import MAX_PURSE, SoftCard
+from terminals.client.clock import AttendanceClock
 from terminals.client.door import DoorTerminal
 from terminals.client.http import ClientError, TerminalClient
 from terminals.client.protocol import PURSES
 from terminals.client.queue import RecordQueue
 from terminals.client.terminal import KioskTerminal, PosTerminal, Refusal, Terminal
+from terminals.fleet.attendance import Timetable, results_check, timetable
 from terminals.fleet.doors import CHECK_FAILED, Check, DoorChecker
 from terminals.fleet.plan import (
+    AttendancePlan,
     CardSpec,
     FleetOptions,
     FleetPlan,
@@ -81,6 +88,11 @@ class Fleet:
         self.pos: list[PosTerminal] = []
         self.kiosks: list[KioskTerminal] = []
         self.doors: list[DoorTerminal] = []
+        self.clocks: list[AttendanceClock] = []
+        self.timetable: Timetable | None = None  # with clocks and a roster to punch
+        self.day_span: tuple[int, int] = (0, 0)  # the roster's days, lived by the clocks
+        self.plan_attendance: AttendancePlan | None = None
+        self.started = 0.0
         self.checkers: dict[str, DoorChecker] = {}
         self._last_at_door: dict[str, tuple[str, int]] = {}
         self.failures: list[str] = []
@@ -101,6 +113,9 @@ class Fleet:
                 # The checker asks the server as this controller, on its own connection.
                 self.checkers[r.terminal_id] = DoorChecker(
                     TerminalClient(self.options.server, r.terminal_id, r.secret, timeout=30))
+            elif r.kind == AttendanceClock.kind:
+                terminal = AttendanceClock(client, q, batch_size=self.options.batch)
+                self.clocks.append(terminal)
             else:
                 terminal = KioskTerminal(client, q, batch_size=self.options.batch)
                 self.kiosks.append(terminal)
@@ -116,7 +131,7 @@ class Fleet:
 
     @property
     def terminals(self) -> list[Terminal]:
-        return [*self.pos, *self.kiosks, *self.doors]
+        return [*self.pos, *self.kiosks, *self.doors, *self.clocks]
 
     def _on_batch(self, terminal: Terminal) -> Callable[[list[dict[str, Any]], dict[str, Any],
                                                          float], None]:
@@ -141,12 +156,15 @@ class Fleet:
                 card.lock.release()
 
     def start(self) -> None:
+        self.started = time.monotonic()
         for t in self.pos:
             self._spawn(self._run_pos, t)
         for k in self.kiosks:
             self._spawn(self._run_kiosk, k)
         for d in self.doors:
             self._spawn(self._run_door, d)
+        for c in self.clocks:
+            self._spawn(self._run_clock, c)
 
     def _spawn(self, target: Callable[[Any, random.Random], None], terminal: Terminal) -> None:
         rng = random.Random(self.rng.random())
@@ -330,6 +348,53 @@ class Fleet:
             except ClientError as exc:
                 self.stats.error(exc)
 
+    # --- Attendance clocks --------------------------------------------------------------------
+
+    def _run_clock(self, clock: AttendanceClock, rng: random.Random) -> None:
+        """Live through the roster's days in `clock_share` of the run, punching each card
+        of this clock's when its moment comes; sync every `sync_every` seconds, except
+        that every other clock (the first among them) goes offline for 2 to 30 hours of
+        those days now and then and uploads its backlog when it is back."""
+        index = self.clocks.index(clock)
+        punches = self.timetable.for_clock(index) if self.timetable else []
+        flaky = index % 2 == 0
+        first, last = self.day_span
+        real = max(0.1, self.options.seconds * self.options.clock_share)
+        at = 0
+        offline_until: float | None = None  # in the days' time
+        next_sync = time.monotonic()
+        while not self.stop.is_set():
+            now = time.monotonic()
+            day_time = first + min(1.0, (now - self.started) / real) * (last - first)
+            while at < len(punches) and punches[at].ts <= day_time:
+                clock.punch(punches[at].card_no, punches[at].ts)
+                self.stats.count("attendance_punches")
+                self.stats.count("records_made")
+                at += 1
+            if offline_until is not None and day_time >= offline_until:
+                offline_until = None
+                self.offline.discard(clock.terminal_id)
+            if now >= next_sync and offline_until is None:
+                if flaky and day_time < last and rng.random() < 0.3:
+                    hours = rng.uniform(2, 30)
+                    offline_until = day_time + hours * 3600
+                    self.offline.add(clock.terminal_id)
+                    self.stats.count("attendance_outages")
+                    self.stats.count("attendance_offline_hours", round(hours))
+                else:
+                    self._sync(clock)
+                next_sync = now + self.options.sync_every
+            self.stop.wait(0.02)
+
+    def attendance_check(self, office: Office) -> list[str]:
+        """After the run: the server's daily results against the fleet's expectation."""
+        if self.timetable is None or self.plan_attendance is None:
+            return []
+        plan = self.plan_attendance
+        results = office.attendance_results([m.number for m in plan.staff], plan.first,
+                                            plan.last)
+        return results_check(self.timetable.expected, results)
+
     def doors_current(self) -> list[str]:
         """After the run: every controller syncs once more and must then hold the list
         version the server has for it."""
@@ -381,7 +446,17 @@ class OfficeDay:
             n = options.access_changes
             self.events += [((k + 1) * duration / (n + 1), self._access_change)
                             for k in range(n)]
+        if fleet.timetable is not None and fleet.timetable.corrections:
+            # HR adds and approves the forgotten punches halfway, while clocks upload.
+            self.events.append((duration / 2, self._corrections))
+        self.tick_every = 0.5 if fleet.timetable is not None else None
         self.events.sort(key=lambda event: event[0])
+
+    def _corrections(self) -> None:
+        assert self.fleet.timetable is not None
+        for number, ts in self.fleet.timetable.corrections:
+            self.office.attendance_correction(number, ts)
+        self.log(f"HR: {len(self.fleet.timetable.corrections)} forgotten punches corrected")
 
     def _access_change(self) -> None:
         done = self.office.access_change()
@@ -390,7 +465,7 @@ class OfficeDay:
             self.log(f"security office: {done}")
 
     def run(self, started: float) -> None:
-        next_progress = next_top_up = started
+        next_progress = next_top_up = next_tick = started
         last = (started, 0)
         while not self.fleet.stop.is_set():
             now = time.monotonic()
@@ -407,6 +482,9 @@ class OfficeDay:
             if now >= next_top_up:
                 self._top_ups()
                 next_top_up = now + self.top_up_every
+            if self.tick_every is not None and now >= next_tick:
+                self.fleet.stats.count("attendance_days_computed", self.office.attendance_tick())
+                next_tick = now + self.tick_every
             if now >= next_progress:
                 last = self._progress(now, elapsed, last)
                 next_progress = now + self.options.progress_every
@@ -428,7 +506,8 @@ class OfficeDay:
             f"[{elapsed:6.1f}s] sales {s.sales} loads {s.loads + s.cash_loads} | sent "
             f"{s.records_sent} accepted {s.statuses['accepted']} dup {s.statuses['duplicate']}"
             f" | {rate:.0f} records/s | queued {fleet.queued()} | offline "
-            f"{len(fleet.offline)}/{len(fleet.pos) + len(fleet.doors)} | lost "
+            f"{len(fleet.offline)}/{len(fleet.pos) + len(fleet.doors) + len(fleet.clocks)}"
+            f" | lost "
             f"{sum(c.lost_at is not None for c in fleet.cards)}{doors}"
         )
         return now, s.records_sent
@@ -447,10 +526,12 @@ def run_fleet(options: FleetOptions, plan: FleetPlan, office: Office,
     with _state_dir(options.state_dir) as state_dir:
         fleet = Fleet(options, rng, cards, Stats(summary), plan.time_zone)
         fleet.build(plan.terminals, state_dir)
+        _attendance_prepare(fleet, plan, office, summary, rng)
         for c in cards:
             fleet.send_to_kiosk(c)
         log(f"fleet: {len(fleet.pos)} POS, {len(fleet.kiosks)} kiosks, {len(fleet.doors)} door "
-            f"controllers against {options.server}, {options.seconds:.0f} s")
+            f"controllers, {len(fleet.clocks)} attendance clocks against {options.server}, "
+            f"{options.seconds:.0f} s")
         started = time.monotonic()
         fleet.start()
         OfficeDay(options, office, fleet, rng, log).run(started)
@@ -458,6 +539,7 @@ def run_fleet(options: FleetOptions, plan: FleetPlan, office: Office,
         log(f"uploading what is still queued ({fleet.queued()} records) ...")
         fleet.drain()
         summary.controllers_behind = fleet.doors_current()
+        summary.attendance_mismatches = fleet.attendance_check(office)
         summary.elapsed = time.monotonic() - started
         figures = office.figures([c.card_no for c in cards],
                                  [t.terminal_id for t in fleet.terminals])
@@ -471,6 +553,26 @@ def run_fleet(options: FleetOptions, plan: FleetPlan, office: Office,
     summary.mismatches += cards_check(cards, figures)
     summary.mismatches += figures.problems
     return summary
+
+
+def _attendance_prepare(fleet: Fleet, plan: FleetPlan, office: Office, summary: Summary,
+                        rng: random.Random) -> None:
+    """The clocks' timetable, and the leave HR records before the days are punched."""
+    fleet.plan_attendance = plan.attendance if fleet.clocks else None
+    if fleet.plan_attendance is None:
+        return
+    a = fleet.plan_attendance
+    zone = ZoneInfo(plan.time_zone)
+    fleet.timetable = timetable(a, plan.time_zone, len(fleet.clocks), rng)
+    fleet.day_span = (
+        int(dt.datetime.combine(a.first, dt.time(0), zone).timestamp()),
+        int(dt.datetime.combine(a.last + dt.timedelta(days=1), dt.time(12), zone).timestamp()))
+    for number, start, end in fleet.timetable.leaves:
+        office.attendance_leave(number, start, end)
+    summary.attendance_clocks = len(fleet.clocks)
+    summary.attendance_staff = len(a.staff)
+    summary.attendance_days = len(fleet.timetable.expected)
+    summary.attendance_behaviours = Counter(fleet.timetable.behaviours)
 
 
 def cards_check(cards: list[SimCard], figures: ServerFigures) -> list[str]:

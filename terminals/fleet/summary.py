@@ -50,10 +50,21 @@ class Summary:
     access_list_revoked: int = 0  # revoke lines received in deltas
     access_changes: int = 0
     controllers_behind: list[str] = field(default_factory=list)
+    # Attendance clocks: a small roster's days punched, results held against the fleet's.
+    attendance_clocks: int = 0
+    attendance_staff: int = 0
+    attendance_days: int = 0  # holder-days expected
+    attendance_punches: int = 0
+    attendance_outages: int = 0
+    attendance_offline_hours: int = 0  # of the days' time, summed over outages
+    attendance_days_computed: int = 0  # by the recompute task's turns during the run
+    attendance_behaviours: Counter[str] = field(default_factory=Counter)
+    attendance_mismatches: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not (self.mismatches or self.door_disagreements or self.controllers_behind)
+        return not (self.mismatches or self.door_disagreements or self.controllers_behind
+                    or self.attendance_mismatches)
 
     @property
     def door_denied(self) -> int:
@@ -97,7 +108,24 @@ class Summary:
         lines += [f"  {m}" for m in self.mismatches[:50]]
         if self.door_controllers:
             lines += self._door_lines()
+        if self.attendance_clocks:
+            lines += self._attendance_lines()
         return "\n".join(lines)
+
+    def _attendance_lines(self) -> list[str]:
+        lines = [
+            f"attendance clocks  {self.attendance_clocks}: {self.attendance_punches} punches for "
+            f"{self.attendance_staff} staff over {self.attendance_days} holder-days; "
+            f"{self.attendance_outages} outages ({self.attendance_offline_hours} hours of "
+            f"the days' time offline); the recompute task computed "
+            f"{self.attendance_days_computed} days during the run",
+            f"  days planned     {dict(sorted(self.attendance_behaviours.items()))}",
+            f"daily results      {self.attendance_days} compared with the fleet's expectation: "
+            + (f"{len(self.attendance_mismatches)} DIFFER" if self.attendance_mismatches
+               else "every one as expected"),
+        ]
+        lines += [f"  {m}" for m in self.attendance_mismatches[:50]]
+        return lines
 
     def _door_lines(self) -> list[str]:
         lines = [

@@ -191,3 +191,22 @@ def test_computing_a_day_again_with_nothing_new_changes_no_row(staff) -> None:
 
     assert compute.results_compute([(holder.pk, dt.date.fromisoformat(MON))]) == 0
     assert result(holder, MON).computed_at == before.computed_at
+
+
+def test_hr_rosters_a_whole_department_in_one_list(hr, day_shift) -> None:
+    """Forty holders at once (the audit event once tried to name them all in its
+    64-character subject and the roster failed)."""
+    numbers = [f"D{n:03d}" for n in range(40)]
+    for number in numbers:
+        make_cardholder(number=number, kind="staff")
+    services.roster_put(entries=[{"cardholder": n, "from": dt.date(2026, 11, 1),
+                                  "to": dt.date(2026, 11, 30), "weekdays": [1, 2, 3, 4, 5],
+                                  "shift": "day"} for n in numbers], by=hr)
+    task_runs()
+
+    from accounts.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="attendance.roster_put")
+    assert event.subject_id == "40 cardholders"
+    assert event.after["cardholders"] == numbers
+    assert DayResult.objects.filter(date=dt.date(2026, 11, 2)).count() == 40
