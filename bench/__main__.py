@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import access, ingest, reconcile, serial, topups, yardstick
+from bench import access, attendance, ingest, reconcile, serial, topups, yardstick
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -61,6 +61,7 @@ SECTIONS: list[Section] = [
     Section("reconcile", reconcile.run),
     Section("serial-gateway", serial.run),  # its yardstick is the line, not pgbench
     Section("access", access.run),  # starts from empty tables; its goals are times
+    Section("attendance", attendance.run),  # starts from empty tables; its goals are times
 ]
 
 
@@ -167,6 +168,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--access-bulk-nice", type=int, default=10,
                    help="CPU niceness of the pool that takes the bulk uploads, as the "
                         "README runs it (default 10; 0: the same priority as the checks)")
+    p.add_argument("--attendance-staff", type=int, default=5_000,
+                   help="staff whose month of results is computed (default 5000)")
+    p.add_argument("--attendance-late", type=int, default=1_000,
+                   help="punches of the late batch, over 20 days (default 1000)")
+    p.add_argument("--attendance-quick", action="store_true",
+                   help="300 staff and 100 late punches: under a minute")
     p.add_argument("--pgbench-seconds", type=int, default=15)
     p.add_argument("--pgbench-clients", type=int, default=4)
     p.add_argument("--pgbench-jobs", type=int, default=2)
