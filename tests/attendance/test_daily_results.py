@@ -208,5 +208,5 @@ def test_hr_rosters_a_whole_department_in_one_list(hr, day_shift) -> None:
 
     event = AuditEvent.objects.get(action="attendance.roster_put")
     assert event.subject_id == "40 cardholders"
-    assert event.after["cardholders"] == numbers
+    assert event.after is not None and event.after["cardholders"] == numbers
     assert DayResult.objects.filter(date=dt.date(2026, 11, 2)).count() == 40
