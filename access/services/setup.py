@@ -23,6 +23,7 @@ from access.models import (
 )
 from access.services.lists import Affected, lists_refresh
 from accounts.audit import audit_record
+from core.calendar import holiday_changed
 from core.errors import InvalidRequest
 from core.models import Holiday
 from terminals.models import Terminal, TerminalKind
@@ -254,6 +255,7 @@ def holiday_create(*, date: dt.date, name: str, by: Any, channel: str = "api") -
     except IntegrityError as exc:
         raise HolidayExists(_("%(d)s is already a holiday.") % {"d": date.isoformat()}) from exc
     lists_refresh(_holidays_affect())
+    holiday_changed.send(sender=Holiday, date=date, action="create")
     audit_record(action="access.holiday.create", actor=by, subject=holiday,
                  subject_id=date.isoformat(), after={"date": date.isoformat(), "name": name},
                  channel=channel)
@@ -265,5 +267,7 @@ def holiday_delete(*, holiday: Holiday, by: Any, channel: str = "api") -> None:
     before = {"date": holiday.date.isoformat(), "name": holiday.name}
     holiday.delete()
     lists_refresh(_holidays_affect())
+    holiday_changed.send(sender=Holiday, date=dt.date.fromisoformat(before["date"]),
+                         action="delete")
     audit_record(action="access.holiday.delete", actor=by, subject_type="holiday",
                  subject_id=before["date"], before=before, channel=channel)
