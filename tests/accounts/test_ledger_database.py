@@ -93,6 +93,49 @@ def test_immediate_constraints_refuse_an_unbalanced_posting_at_once() -> None:
         pytest.fail("the insert itself must fail once constraints are immediate")
 
 
+def _postings_in_one_statement(cur: Any, amounts: list[tuple[int, int]]) -> None:
+    """Postings and their entries as the ledger writes them: one statement for all."""
+    bank, online = _accounts()
+    keys = [f"raw:{uuid.uuid4().hex}" for _ in amounts]
+    cur.execute(
+        """
+        WITH p AS (
+            INSERT INTO accounts_posting (idempotency_key, kind, memo, created_at)
+            SELECT k, 'raw', '', now() FROM unnest(%s::text[]) AS k RETURNING id, idempotency_key
+        )
+        INSERT INTO accounts_entry (posting_id, account_id, amount)
+        SELECT p.id, v.a, v.d FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS v(k, a, d)
+        JOIN p ON p.idempotency_key = v.k
+        """,
+        [keys, [k for k in keys for _ in (0, 1)], [a for _ in keys for a in (bank, online)],
+         [d for debit, credit in amounts for d in (debit, credit)]])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_unbalanced_posting_among_many_in_one_statement_refuses_them_all() -> None:
+    with pytest.raises(IntegrityError, match="unbalanced: entries sum to 1 over 2"), \
+            transaction.atomic(), connection.cursor() as cur:
+        _postings_in_one_statement(cur, [(-100, 100)] * 300 + [(-100, 101)] + [(-5, 5)] * 300)
+
+    assert not Posting.objects.filter(kind="raw").exists()
+    assert not Entry.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_commit_checks_leave_no_notes_behind() -> None:
+    with transaction.atomic(), connection.cursor() as cur:
+        _postings_in_one_statement(cur, [(-100, 100)] * 500)
+        # Two notes, not 1,500 trigger calls: one from the postings' insert and one from the
+        # entries' insert (the statement's two inserts), each naming the 500 postings.
+        cur.execute("SELECT count(*), sum(cardinality(posting_ids)) FROM accounts_posting_check")
+        assert cur.fetchone() == (2, 1000)
+
+    assert Posting.objects.filter(kind="raw").count() == 500
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM accounts_posting_check")
+        assert cur.fetchone() == (0,)
+
+
 # --- Immediate checks ------------------------------------------------------------------
 
 
