@@ -102,8 +102,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         "with cProfile and print the top")
     p.add_argument("--ingest-seconds", type=float, default=15.0,
                    help="how long the ingest terminals upload (default 15)")
-    p.add_argument("--ingest-cards", type=int, default=2000,
-                   help="cardholders with cards for the ingest (default 2000)")
+    p.add_argument("--ingest-cards", type=int, default=3000,
+                   help="cards of the campus fleet, each sale at a random till (default 3000)")
+    p.add_argument("--ingest-hot-cards", type=int, default=500,
+                   help="cards of the hot fleet, in every batch of every till (default 500; "
+                        "0: no hot fleet)")
+    p.add_argument("--ingest-top-up-seconds", type=float, default=5.0,
+                   help="how long clerks top up through the API for its throughput "
+                        "(default 5)")
     p.add_argument("--ingest-terminals", type=int, default=10,
                    help="POS terminals uploading batches at once (default 10)")
     p.add_argument("--ingest-batch", type=int, default=500,
@@ -235,6 +241,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print_table(results)
     print()
+    if "ingest" in results:
+        for line in ingest.table_lines(results["ingest"], tps):
+            print(line)
+        print()
     for name, v in verdicts.items():
         mark = "meets" if v["meets_goal"] else "BELOW"
         required = "" if v["required"] is None else (

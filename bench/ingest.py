@@ -13,11 +13,19 @@ right; requests are signed by the same library (`terminals.client`).
 `--ingest-cards-mode shared` (default) lets every terminal sell to every card, so
 concurrent batches lock the same cards; `own` gives each terminal its own cards.
 
-Measured, against gunicorn (sync workers unless --ingest-gunicorn-args says otherwise):
-one client thread per terminal uploads its prepared batches back to back for
---ingest-seconds; records accepted per second is the figure set beside pgbench's tps.
-Meanwhile the online POS uploads one record per request (latency under load; the same
-on the idle server first), PostgreSQL is sampled for lock waits, and CPU time is read
+Measured, against gunicorn (sync workers unless --ingest-gunicorn-args says otherwise),
+the six figures of issue 13, printed as a table beside pgbench at the end of the run:
+- the campus fleet: one client thread per terminal uploads its prepared batches back to
+  back for --ingest-seconds, each sale at a random till to one of --ingest-cards cards;
+  records accepted per second, set beside pgbench's tps;
+- meanwhile the online POS uploads one record per request (the live sale: its p99; the
+  same on the idle server first) and a clerk tops up campus cards through the
+  operations API, one after another (the top-up's p99);
+- the hot fleet: the same number of tills after lunch, every batch to the same
+  --ingest-hot-cards cards, with the live sale again;
+- the API's top-up throughput: eight clerks, each at their own counter (cash into their
+  own drawer), back to back for --ingest-top-up-seconds with no upload running.
+During the fleets PostgreSQL is sampled for lock waits, and CPU time is read
 from /proc (client, gunicorn, all PostgreSQL processes; on a shared machine other
 work shows as the gap to cpu_machine_busy_pct). Then --blacklist-cards lost cards are
 listed and the delta (`since = current - 10`) and the full list are timed. Checked:
@@ -78,6 +86,9 @@ CPROFILE_BATCHES = 5
 SINGLES_IN_PROCESS = 50
 SETUP_CHUNK = 250  # cards set up per transaction
 SINGLE_MIN_MS = 4  # no single-record upload is faster: prepare that many for the run
+TOP_UP_PROBE = 100  # fen per top-up of the clerk's probe
+TOP_UP_PAUSE_S = 0.02  # between the clerk's top-ups
+TOP_UP_API_THREADS = 8  # clerks at once for the API's top-up throughput
 
 
 @dataclass(frozen=True)
@@ -342,7 +353,8 @@ def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[s
 # --- set-up in the bench database -------------------------------------------------------------
 
 
-def _setup(args: Any) -> dict[str, Any]:
+def _setup(args: Any, cards_total: int | None = None, hot_terminals: bool = False,
+           ) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
@@ -362,11 +374,12 @@ def _setup(args: Any) -> dict[str, Any]:
 
     t0 = time.perf_counter()
     loads = []
-    for start in range(1, args.ingest_cards + 1, SETUP_CHUNK):
+    total = cards_total if cards_total is not None else args.ingest_cards
+    for start in range(1, total + 1, SETUP_CHUNK):
         # Through the services, as the card office does it; a chunk per transaction so
         # the set-up does not wait for a WAL flush per card.
         with transaction.atomic():
-            for n in range(start, min(start + SETUP_CHUNK, args.ingest_cards + 1)):
+            for n in range(start, min(start + SETUP_CHUNK, total + 1)):
                 holder = services.cardholder_create(
                     number=f"ING{n:06d}", name=f"Ingest holder {n}", kind="student", by=clerk,
                     channel="bench")
@@ -384,6 +397,9 @@ def _setup(args: Any) -> dict[str, Any]:
 
     bulk = [register("pos", f"Canteen {i % 3 + 1} POS {i + 1}", f"C{i % 3 + 1}")
             for i in range(args.ingest_terminals)]
+    # The hot fleet: the same canteens' tills after lunch, selling to a few hundred cards.
+    hot = [register("pos", f"Canteen {i % 3 + 1} POS {i + 1} after lunch", f"C{i % 3 + 1}")
+           for i in range(args.ingest_terminals)] if hot_terminals else []
     online = register("pos", "Canteen 1 online POS", "C1")
     profiled = register("pos", "Canteen 2 profiled POS", "C2")
     kiosk = register("kiosk", "Kiosk 1")
@@ -417,7 +433,7 @@ def _setup(args: Any) -> dict[str, Any]:
             raise RuntimeError(f"kiosk loads not accepted: {odd[:3]}")
     loads_s = time.perf_counter() - t0
 
-    return {"clerk": clerk, "cards": cards, "bulk": bulk,
+    return {"clerk": clerk, "cards": cards, "bulk": bulk, "hot": hot,
             "online": online, "profiled": profiled, "cards_s": cards_s, "loads_s": loads_s}
 
 
@@ -433,11 +449,12 @@ def _analyze() -> None:
 
 
 def _prepare(chains: Chains, bulk: list[Term], *, batches: int, size: int,
-             shared: bool) -> list[list[Batch]]:
+             shared: bool, pool: list[int] | None = None) -> list[list[Batch]]:
     """Each bulk terminal's batches, made round by round across terminals (the order
-    they will roughly reach the server). `shared`: every terminal sells to every card;
-    else each terminal has its own share of the cards."""
-    pool = list(range(ONLINE_CARDS, len(chains.cards)))
+    they will roughly reach the server), from the cards of `pool` (default: all but the
+    online POS's). `shared`: every terminal sells to every card; else each terminal has
+    its own share of the cards."""
+    pool = pool if pool is not None else list(range(ONLINE_CARDS, len(chains.cards)))
     pools = [pool if shared else pool[t::len(bulk)] for t in range(len(bulk))]
     out: list[list[Batch]] = [[] for _ in bulk]
     for k in range(batches):
@@ -461,12 +478,53 @@ def _single_loop(base: str, term: Term, batches: Iterator[Batch], tally: Tally,
         _upload(session, base, term, batch, tally)
 
 
+class TopUps:
+    """A clerk at the counter topping up cards through the operations API
+    (`POST /api/v1/cards/{card_no}/top-up`, 1.00 in cash each, into the clerk's own
+    cash drawer), one after another: the latency of each, and what was put on."""
+
+    def __init__(self, base: str, token: str, card_nos: list[str], seed: int) -> None:
+        self.base, self.token, self.card_nos = base, token, card_nos
+        self.rng = random.Random(seed)
+        self.tally = Tally()
+        self.session = requests.Session()
+
+    def once(self) -> None:
+        card_no = self.rng.choice(self.card_nos)
+        body = json.dumps({"amount": TOP_UP_PROBE, "purse": "main", "method": "cash",
+                           "reference": "bench"}).encode()
+        t0 = time.perf_counter()
+        try:
+            resp = self.session.post(
+                f"{self.base}/api/v1/cards/{card_no}/top-up", data=body, timeout=HTTP_TIMEOUT_S,
+                headers={"Authorization": f"Token {self.token}",
+                         "Content-Type": "application/json",
+                         "Idempotency-Key": secrets.token_hex(16)})
+        except requests.RequestException as exc:
+            self.tally.errors.append(f"top-up {card_no}: {exc!r}")
+            return
+        elapsed = time.perf_counter() - t0
+        if resp.status_code != 201:
+            self.tally.errors.append(f"top-up {card_no}: HTTP {resp.status_code} "
+                                     f"{resp.text[:200]}")
+            return
+        self.tally.accepted += 1
+        self.tally.amount += TOP_UP_PROBE
+        self.tally.latencies.append(elapsed)
+
+    def loop(self, keep_going: Callable[[], bool], pause: float = TOP_UP_PAUSE_S) -> None:
+        while keep_going():
+            self.once()
+            if pause:
+                time.sleep(pause)
+
+
 def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[Batch]],
               online: Term, online_batches: Iterator[Batch], *, seconds: float,
-              database_url: str) -> dict[str, Any]:
+              database_url: str, top_ups: TopUps | None = None) -> dict[str, Any]:
     """The bulk terminals upload for `seconds` (each finishes the batch in flight) while
-    the online POS uploads single records; the clock runs from the release of all
-    threads to the end of the last bulk upload."""
+    the online POS uploads single records (and, with `top_ups`, a clerk tops cards up);
+    the clock runs from the release of all threads to the end of the last bulk upload."""
     n = len(bulk)
     clock: list[float] = [0.0]
     barrier = threading.Barrier(n + 1, action=lambda: clock.__setitem__(0, time.perf_counter()))
@@ -488,12 +546,16 @@ def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
     single = threading.Thread(target=_single_loop, daemon=True, args=(
         base, online, online_batches, online_tally, lambda: not done.is_set()))
+    clerk = threading.Thread(target=top_ups.loop, args=(lambda: not done.is_set(),),
+                             daemon=True) if top_ups is not None else None
     sampler = LockSampler(database_url)
     for thread in threads:
         thread.start()
     cpu0 = _cpu_snapshot(server_pid)
     barrier.wait(timeout=START_TIMEOUT)
     single.start()
+    if clerk is not None:
+        clerk.start()
     sampler.start()
     for thread in threads:
         thread.join()
@@ -502,10 +564,14 @@ def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[
     sampler.stop.set()
     done.set()
     single.join()
+    if clerk is not None:
+        clerk.join()
     sampler.join()
     accepted = sum(t.accepted for t in tallies)
     lat = [x for t in tallies for x in t.latencies]
     errors = [e for t in [*tallies, online_tally] for e in t.errors]
+    if top_ups is not None:
+        errors += top_ups.tally.errors
     return {
         "tallies": tallies, "online": online_tally, "elapsed": elapsed, "errors": errors,
         "ran_dry": ran_dry, "figures": {
@@ -518,6 +584,10 @@ def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[
             "single_requests": len(online_tally.latencies),
             "single_p50_ms": ms(quantile(online_tally.latencies, 0.5)),
             "single_p99_ms": ms(quantile(online_tally.latencies, 0.99)),
+            **({"top_up_requests": len(top_ups.tally.latencies),
+                "top_up_p50_ms": ms(quantile(top_ups.tally.latencies, 0.5)),
+                "top_up_p99_ms": ms(quantile(top_ups.tally.latencies, 0.99))}
+               if top_ups is not None else {}),
             **_cpu_delta(cpu0, cpu1, elapsed),
             **sampler.figures(),
         },
@@ -619,11 +689,14 @@ def _warm_up(base: str, terms: list[Term], workers: int) -> None:
         thread.join()
 
 
-def _verify(sent: int, amount: int, terms: list[Term], cards: list[SoftCard]) -> dict[str, Any]:
-    """Every record sent is stored and accepted; the books and the cards agree."""
+def _verify(sent: int, amount: int, terms: list[Term], cards: list[SoftCard],
+            topped_up: int = 0) -> dict[str, Any]:
+    """Every record sent is stored and accepted; the books and the cards agree: the
+    cards hold what was loaded less what was sold, the purses that plus the top-ups
+    still waiting to be written (pending loads)."""
     from django.db.models import Sum
 
-    from accounts.models import Card, LedgerAccount, Posting
+    from accounts.models import Card, LedgerAccount, LoadStatus, PendingLoad, Posting
     from accounts.selectors import ledger_check
     from terminals.models import RecordStatus, TerminalRecord
 
@@ -638,6 +711,8 @@ def _verify(sent: int, amount: int, terms: list[Term], cards: list[SoftCard]) ->
     purses = (LedgerAccount.objects.filter(code__startswith="purse_main:ING")
               .aggregate(s=Sum("balance"))["s"] or 0)
     expected = TOP_UP * len(cards) - amount
+    pending = (PendingLoad.objects.filter(status=LoadStatus.PENDING, card__card_no__in=numbers)
+               .aggregate(s=Sum("amount"))["s"] or 0)
     return {
         "ledger_check_ok": not breaches,
         "ledger_breaches": [f"{b.rule} {b.subject}: {b.detail}" for b in breaches[:5]],
@@ -645,7 +720,8 @@ def _verify(sent: int, amount: int, terms: list[Term], cards: list[SoftCard]) ->
         "records_stored_accepted": accepted,
         "all_sent_accepted": accepted == sent == stored.count() == postings,
         "records_flagged": flagged,
-        "cards_and_purses_agree": on_cards == purses == expected,
+        "cards_and_purses_agree": on_cards == expected and pending == topped_up
+        and purses == expected + topped_up,
         "verify_s": round(time.perf_counter() - t0, 2),
     }
 
@@ -989,60 +1065,119 @@ def _simulated_fleet(base: str, seconds: float) -> dict[str, Any]:
     }
 
 
+def _top_up_throughput(base: str, tokens: list[str], card_nos: list[str], *,
+                       seconds: float) -> TopUps:
+    """A clerk per token, each at their own counter, tops up back to back through the
+    API for `seconds` while no terminal uploads; one TopUps holds what they all did."""
+    clerks = [TopUps(base, token, card_nos, seed=100 + i) for i, token in enumerate(tokens)]
+    deadline = time.perf_counter() + seconds
+    workers = [threading.Thread(target=c.loop, args=(lambda: time.perf_counter() < deadline, 0.0),
+                                daemon=True) for c in clerks]
+    t0 = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - t0
+    total = TopUps(base, tokens[0], card_nos, seed=0)
+    for c in clerks:
+        total.tally.accepted += c.tally.accepted
+        total.tally.amount += c.tally.amount
+        total.tally.latencies += c.tally.latencies
+        total.tally.errors += c.tally.errors
+    total.tally.sent_records = round(elapsed * 1000)  # ms the clerks worked, for the rate
+    return total
+
+
 def run(ctx: Any) -> dict[str, Any]:
+    from onecard.staff import staff_user_ensure
+
     args = ctx.args
     size = args.ingest_batch
     t0 = time.perf_counter()
-    setup = _setup(args)
+    campus_n, hot_n = args.ingest_cards, args.ingest_hot_cards
+    setup = _setup(args, cards_total=ONLINE_CARDS + campus_n + hot_n, hot_terminals=hot_n > 0)
+    _clerk, token = staff_user_ensure(username="bench-counter", role="card_office",
+                                      channel="bench")
+    counter_tokens = [staff_user_ensure(username=f"bench-counter-{i}", role="card_office",
+                                        channel="bench")[1].key
+                      for i in range(1, TOP_UP_API_THREADS + 1)]
     if not args.ingest_no_analyze:
         _analyze()
     chains = Chains(setup["cards"])
+    campus_pool = list(range(ONLINE_CARDS, ONLINE_CARDS + campus_n))
+    hot_pool = list(range(ONLINE_CARDS + campus_n, ONLINE_CARDS + campus_n + hot_n))
     t1 = time.perf_counter()
     per_terminal = args.ingest_batches or math.ceil(
         args.ingest_seconds * PREPARE_RATE / (len(setup["bulk"]) * size))
     prepared = _prepare(chains, setup["bulk"], batches=per_terminal, size=size,
-                        shared=args.ingest_cards_mode == "shared")
+                        shared=args.ingest_cards_mode == "shared", pool=campus_pool)
+    # The hot fleet: every batch of every till sells to the same few hundred cards.
+    hot_prepared = _prepare(chains, setup["hot"], batches=per_terminal, size=size,
+                            shared=True, pool=hot_pool) if hot_n else []
     online: Term = setup["online"]
     online_pool = list(range(ONLINE_CARDS))
-    singles = args.ingest_idle_singles + int(args.ingest_seconds * 1000 / SINGLE_MIN_MS)
+    singles = args.ingest_idle_singles + 2 * int(args.ingest_seconds * 1000 / SINGLE_MIN_MS)
     online_batches = iter([chains.batch(online_pool, online, seq, 1)
                            for seq in range(1, singles + 1)])
     prepare_s = time.perf_counter() - t1
 
     figures: dict[str, Any] = {
-        "cards": len(setup["cards"]), "terminals": len(setup["bulk"]), "batch": size,
+        "cards": campus_n, "hot_cards": hot_n, "terminals": len(setup["bulk"]), "batch": size,
         "workers": args.ingest_workers, "conn_max_age": args.ingest_conn_max_age,
         "cards_mode": args.ingest_cards_mode, "analyzed": not args.ingest_no_analyze,
         "gunicorn_args": args.ingest_gunicorn_args, "gate": args.ingest_gate,
         "load_avg_1min_before": round(os.getloadavg()[0], 2),
     }
-    terms = [*setup["bulk"], online]
+    terms = [*setup["bulk"], *setup["hot"], online]
+    campus_card_nos = [setup["cards"][i].card_no for i in campus_pool]
     with _server(ctx.database_url, workers=args.ingest_workers,
                  conn_max_age=args.ingest_conn_max_age,
                  extra=shlex.split(args.ingest_gunicorn_args),
                  gate=args.ingest_gate) as (base, pid):
         _warm_up(base, terms, args.ingest_workers)
         idle = _idle_single(base, online, online_batches, args.ingest_idle_singles)
+        top_ups = TopUps(base, token.key, campus_card_nos, seed=5)
         measured = _bulk_run(base, pid, setup["bulk"], prepared, online, online_batches,
-                             seconds=args.ingest_seconds, database_url=ctx.database_url)
+                             seconds=args.ingest_seconds, database_url=ctx.database_url,
+                             top_ups=top_ups)
         figures.update(measured["figures"])
+        tallies: list[Tally] = [*measured["tallies"], measured["online"], idle]
+        errors = [*measured["errors"], *idle.errors]
+        if hot_n:
+            hot = _bulk_run(base, pid, setup["hot"], hot_prepared, online, online_batches,
+                            seconds=args.ingest_seconds, database_url=ctx.database_url)
+            figures.update({f"hot_{k}": v for k, v in hot["figures"].items()})
+            tallies += [*hot["tallies"], hot["online"]]
+            errors += hot["errors"]
+        api = _top_up_throughput(base, counter_tokens, campus_card_nos,
+                                 seconds=args.ingest_top_up_seconds)
+        worked_s = api.tally.sent_records / 1000
+        figures.update({
+            "api_top_ups": api.tally.accepted, "api_top_up_threads": TOP_UP_API_THREADS,
+            "api_top_ups_per_s": round(api.tally.accepted / worked_s, 1) if worked_s else 0.0,
+            "api_top_up_p50_ms": ms(quantile(api.tally.latencies, 0.5)),
+            "api_top_up_p99_ms": ms(quantile(api.tally.latencies, 0.99)),
+        })
+        errors += api.tally.errors
         figures["single_idle_p50_ms"] = ms(quantile(idle.latencies, 0.5))
         figures["single_idle_p99_ms"] = ms(quantile(idle.latencies, 0.99))
         figures["required_ratio"] = 1.0
-        tallies: list[Tally] = [*measured["tallies"], measured["online"], idle]
         sent = sum(t.sent_records for t in tallies)
         amount = sum(t.amount for t in tallies)
-        errors = [*measured["errors"], *idle.errors]
         figures["errors"] = len(errors)
         if errors:
             ctx.notes.append(f"ingest: {len(errors)} errors, first: {errors[0]}")
         if measured["ran_dry"]:
             ctx.notes.append(f"ingest: terminals ran out of prepared batches: "
                              f"{measured['ran_dry']} (raise --ingest-batches)")
-        figures.update(_verify(sent, amount, terms, setup["cards"]))
+        figures.update(_verify(sent, amount, terms, setup["cards"],
+                               topped_up=top_ups.tally.amount + api.tally.amount))
         if not figures["ledger_check_ok"] or not figures["all_sent_accepted"]:
             ctx.notes.append(f"ingest: ledger_check {figures['ledger_breaches']}, "
                              f"sent {sent}, accepted {figures['records_stored_accepted']}")
+        if not figures["cards_and_purses_agree"]:
+            ctx.notes.append("ingest: the cards, the purses and the pending top-ups disagree")
         if args.ingest_sim_seconds:
             figures.update(_simulated_fleet(base, args.ingest_sim_seconds))
             if not figures["sim_balances_match"]:
@@ -1063,6 +1198,47 @@ def run(ctx: Any) -> dict[str, Any]:
     figures["setup_total_s"] = round(time.perf_counter() - t0, 2)
     _print_profile(profiled)
     return figures
+
+
+# The issue's table: (label, figure, unit, required, goal); ratios are to pgbench's tps,
+# latencies are p99 in ms (lower is better).
+TABLE: list[tuple[str, str, str, float | None, float]] = [
+    ("ingest, campus fleet", "records_per_s", "x", 2.0, 3.0),
+    ("ingest, hot fleet", "hot_records_per_s", "x", 1.0, 2.0),
+    ("live sale during the campus fleet, p99", "single_p99_ms", "ms", 50.0, 20.0),
+    ("live sale during the hot fleet, p99", "hot_single_p99_ms", "ms", 100.0, 50.0),
+    ("top-up during the campus fleet, p99", "top_up_p99_ms", "ms", 50.0, 20.0),
+    ("top-up through the API, throughput", "api_top_ups_per_s", "x", None, 0.5),
+]
+
+
+def table_lines(figures: dict[str, Any], tps: float | None) -> list[str]:
+    """The six figures beside what is required and the goal (issue 13)."""
+    lines = ["-- ingest and the counter under load (p99; rates as a multiple of pgbench "
+             f"TPC-B: {tps:,.0f} tps)" if tps else "-- ingest and the counter under load "
+             "(no pgbench in this run: rates as measured)"]
+    for label, key, unit, required, goal in TABLE:
+        value = figures.get(key)
+        if value is None:
+            lines.append(f"   {label:<42} not measured")
+            continue
+        if unit == "x":
+            if not tps:
+                lines.append(f"   {label:<42} {value:,.0f}/s")
+                continue
+            ratio = value / tps
+            shown = f"{value:,.0f}/s = {ratio:.2f}x"
+            meets_req = required is None or ratio >= required
+            meets_goal = ratio >= goal
+        else:
+            shown = f"{value:,.1f} ms (p50 {figures.get(key.replace('p99', 'p50'), 0):,.1f})"
+            meets_req = required is None or value <= required
+            meets_goal = value <= goal
+        req = "report it" if required is None else f"{required:g}{unit}"
+        verdict = "goal met" if meets_goal else "required met" if meets_req else "REQUIRED MISSED"
+        lines.append(f"   {label:<42} {shown:<28} required {req:<10} goal {goal:g}{unit}: "
+                     f"{verdict}")
+    return lines
 
 
 def _print_profile(profiled: dict[str, Any]) -> None:
