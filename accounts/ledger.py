@@ -167,6 +167,19 @@ class PostingSpec:
     legs: Sequence[Leg]
     card_id: int | None = None
     memo: str = ""
+    posting_id: int | None = None  # reserved beforehand (`posting_ids_reserve`), or new
+
+
+def posting_ids_reserve(count: int) -> list[int]:
+    """`count` posting ids from the postings' own sequence, for postings written later in
+    the same transaction (the ingest stores its records first, naming their postings,
+    and takes the balance locks only at the end). PostgreSQL only."""
+    if count <= 0:
+        return []
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval(pg_get_serial_sequence('accounts_posting', 'id')) "
+                    "FROM generate_series(1, %s)", [count])
+        return [int(row[0]) for row in cur.fetchall()]
 
 
 def posting_create(
@@ -250,6 +263,9 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
                       created_by: int | None) -> list[int]:
     now = timezone.now()
     keys = [spec.key for spec, _net in rows]
+    reserved = [spec.posting_id for spec, _net in rows]
+    if any(i is None for i in reserved) and any(i is not None for i in reserved):
+        raise ValueError("postings_write: either every posting has a reserved id or none")
     entry_keys, entry_accounts, entry_amounts = [], [], []
     totals: dict[int, int] = defaultdict(int)
     for spec, net in rows:
@@ -264,10 +280,11 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
             """
             WITH p AS (
                 INSERT INTO accounts_posting
-                    (idempotency_key, kind, memo, card_id, created_by_id, created_at)
-                SELECT k, kind, memo, card, %s, %s
-                FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[])
-                    AS v(k, kind, memo, card)
+                    (id, idempotency_key, kind, memo, card_id, created_by_id, created_at)
+                SELECT COALESCE(i, nextval(pg_get_serial_sequence('accounts_posting', 'id'))),
+                    k, kind, memo, card, %s, %s
+                FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::bigint[])
+                    AS v(i, k, kind, memo, card)
                 RETURNING id, idempotency_key
             ), e AS (
                 INSERT INTO accounts_entry (posting_id, account_id, amount)
@@ -281,7 +298,7 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
             SELECT id, idempotency_key FROM p
             """,
             [
-                created_by, now, keys, [spec.kind for spec, _n in rows],
+                created_by, now, reserved, keys, [spec.kind for spec, _n in rows],
                 [spec.memo[:255] for spec, _n in rows], [spec.card_id for spec, _n in rows],
                 entry_keys, entry_accounts, entry_amounts,
                 [a for a, _d in changed], [d for _a, d in changed],

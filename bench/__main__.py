@@ -107,6 +107,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ingest-hot-cards", type=int, default=500,
                    help="cards of the hot fleet, in every batch of every till (default 500; "
                         "0: no hot fleet)")
+    p.add_argument("--ingest-one-pool", action="store_true",
+                   help="one gunicorn pool for everything, no nginx (the comparison to the "
+                        "README's deployment: nginx and three pools)")
     p.add_argument("--ingest-top-up-seconds", type=float, default=5.0,
                    help="how long clerks top up through the API for its throughput "
                         "(default 5)")

@@ -48,10 +48,12 @@ import pstats
 import random
 import secrets
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -89,6 +91,8 @@ SINGLE_MIN_MS = 4  # no single-record upload is faster: prepare that many for th
 TOP_UP_PROBE = 100  # fen per top-up of the clerk's probe
 TOP_UP_PAUSE_S = 0.02  # between the clerk's top-ups
 TOP_UP_API_THREADS = 8  # clerks at once for the API's top-up throughput
+LIVE_WORKERS = 2  # the pool for the terminals' small requests (README, production)
+COUNTER_WORKERS = 2  # the pool for the operations API
 
 
 @dataclass(frozen=True)
@@ -309,7 +313,7 @@ def _free_port() -> int:
 
 @contextmanager
 def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[str],
-            gate: int = 0, nice: int = 0) -> Iterator[tuple[str, int]]:
+            gate: int = 0, nice: int = 0, name: str = "ingest") -> Iterator[tuple[str, int]]:
     """gunicorn with `workers` workers (sync unless `extra` says otherwise) on a free
     port, at CPU priority `nice` (a bulk pool yields the cores to interactive ones);
     yields (base url, master pid)."""
@@ -320,7 +324,7 @@ def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[s
     app = "bench.ingest:gated_application" if gate else "onecard.wsgi:application"
     gunicorn = Path(sys.executable).parent / "gunicorn"
     OUT_DIR.mkdir(exist_ok=True)
-    log_path = OUT_DIR / "ingest-gunicorn.log"
+    log_path = OUT_DIR / f"{name}-gunicorn.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [*(["nice", "-n", str(nice)] if nice else []), str(gunicorn), app,
@@ -348,6 +352,97 @@ def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[s
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+NGINX_CONF = """
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    client_max_body_size 2m;
+    client_body_buffer_size 1m;
+    proxy_read_timeout 120s;
+    proxy_http_version 1.1;
+    proxy_set_header Host $http_host;
+    proxy_set_header X-Forwarded-For $remote_addr;
+    upstream bulk {{ server 127.0.0.1:{bulk}; }}
+    upstream terminal {{ server 127.0.0.1:{live}; }}
+    upstream counter {{ server 127.0.0.1:{counter}; }}
+    # As the README's production section: a record upload under 10,000 bytes (a live
+    # sale, a short backlog: up to about 30 records) goes to the terminals' pool, a
+    # backlog to the bulk pool.
+    map $content_length $records_pool {{
+        default bulk;
+        "~^[0-9]{{1,4}}$" terminal;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location = /api/v1/terminal/records {{ proxy_pass http://$records_pool; }}
+        location /api/v1/terminal/ {{ proxy_pass http://terminal; }}
+        location / {{ proxy_pass http://counter; }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def _stack(database_url: str, *, workers: int, conn_max_age: int, extra: list[str],
+           pools: bool, gate: int = 0) -> Iterator[tuple[str, int]]:
+    """The server as the README's production section runs it: nginx in front of three
+    gunicorn pools (bulk record uploads at nice 10, the terminals' small requests, the
+    counter's operations API), routed by path and body size; or, with `pools` off, one
+    pool alone (the comparison). Yields (nginx's base url, the bulk pool's master pid)."""
+    if not pools:
+        with _server(database_url, workers=workers, conn_max_age=conn_max_age,
+                     extra=extra, gate=gate) as served:
+            yield served
+        return
+    nginx = _nginx_binary()
+    with _server(database_url, workers=workers, conn_max_age=conn_max_age, extra=extra,
+                 nice=10, name="bulk") as (bulk, pid), \
+            _server(database_url, workers=LIVE_WORKERS, conn_max_age=conn_max_age,
+                    extra=extra, name="live") as (live, _live_pid), \
+            _server(database_url, workers=COUNTER_WORKERS, conn_max_age=conn_max_age,
+                    extra=extra, name="counter") as (counter, _counter_pid), \
+            tempfile.TemporaryDirectory(prefix="onecard-nginx-") as tmp:
+        port = _free_port()
+        conf = Path(tmp) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(
+            tmp=tmp, port=port, bulk=bulk.rsplit(":", 1)[1], live=live.rsplit(":", 1)[1],
+            counter=counter.rsplit(":", 1)[1]))
+        proc = subprocess.Popen([nginx, "-c", str(conf), "-p", tmp, "-g", "daemon off;"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + SERVER_START_S
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"nginx exited ({proc.returncode}); see {tmp}/error.log")
+                try:
+                    requests.get(base + CONFIG_PATH, timeout=5)
+                    break
+                except (requests.ConnectionError, requests.Timeout):
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("nginx did not answer") from None
+                    time.sleep(0.1)
+            yield base, pid
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def _nginx_binary() -> str:
+    for candidate in ("/usr/sbin/nginx", shutil.which("nginx")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise RuntimeError("nginx is not installed (scripts/install-system-deps.sh installs it)")
 
 
 # --- set-up in the bench database -------------------------------------------------------------
@@ -1131,10 +1226,12 @@ def run(ctx: Any) -> dict[str, Any]:
     }
     terms = [*setup["bulk"], *setup["hot"], online]
     campus_card_nos = [setup["cards"][i].card_no for i in campus_pool]
-    with _server(ctx.database_url, workers=args.ingest_workers,
-                 conn_max_age=args.ingest_conn_max_age,
-                 extra=shlex.split(args.ingest_gunicorn_args),
-                 gate=args.ingest_gate) as (base, pid):
+    figures["pools"] = not args.ingest_one_pool
+    with _stack(ctx.database_url, workers=args.ingest_workers,
+                conn_max_age=args.ingest_conn_max_age,
+                extra=shlex.split(args.ingest_gunicorn_args),
+                pools=not args.ingest_one_pool and not args.ingest_gate,
+                gate=args.ingest_gate) as (base, pid):
         _warm_up(base, terms, args.ingest_workers)
         idle = _idle_single(base, online, online_batches, args.ingest_idle_singles)
         top_ups = TopUps(base, token.key, campus_card_nos, seed=5)

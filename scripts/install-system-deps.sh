@@ -4,6 +4,8 @@
 #   libpcsclite-dev, swig   - needed to build pyscard from source
 #   socat                   - virtual serial links for terminal tests
 #   chromium, chromium-driver - browser tests
+#   nginx-light             - the reverse proxy in front of the gunicorn pools (make bench;
+#                             the README's production section); its own service is stopped
 #   gettext                 - compilemessages
 #   postgresql-client       - psql/pgbench, only if they are missing
 # Fast path: when everything is installed, only dpkg-query runs (no apt-get).
@@ -11,7 +13,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 packages=(pcscd vsmartcard-vpcd libpcsclite-dev swig socat chromium chromium-driver
-          gettext build-essential)
+          gettext build-essential nginx-light)
 
 if ! command -v pgbench >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
     packages+=(postgresql-client)
@@ -49,4 +51,8 @@ fi
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
     "${missing[@]}" </dev/null
+# Debian starts nginx on port 80 when it is installed; the bench runs its own.
+if printf '%s\n' "${missing[@]}" | grep -qx nginx-light; then
+    "${SUDO[@]}" service nginx stop >/dev/null 2>&1 || "${SUDO[@]}" pkill -x nginx || true
+fi
 echo "System packages: installed ${missing[*]}."

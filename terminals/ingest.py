@@ -26,7 +26,7 @@ from accounts import crypto
 from accounts.errors import KeyVersionUnknown
 from accounts.keys import purse_master_key
 from accounts.selectors import cards_by_number
-from accounts.services import CardMovement, card_movements_apply
+from accounts.services import CardMovement, card_movements_apply, card_movements_reserve
 from core.db import bulk_cursor
 from terminals.errors import BatchTooLarge, InvalidBatch
 from terminals.models import (
@@ -223,25 +223,69 @@ def records_ingest(*, terminal: Terminal, records: list[dict[str, Any]]) -> Batc
             stored[seq] = digest
             results.append({"terminal_seq": seq})
             fresh.append(Pending(index=i, record=record, hash=digest))
-        _decide(terminal, fresh, received_at)
+        movements = _decide(terminal, fresh, received_at)
+        if connection.vendor == "postgresql":
+            # Locks late: the records are stored first, naming the postings they will
+            # have (ids reserved now), and the cards, purses and counters are locked
+            # only for the money's own writes and the commit right after them. A batch
+            # of 500 once held its 500 card locks while it stored its records too, and
+            # a top-up or a live sale of one of those cards waited for all of it.
+            card_movements_reserve(movements=[m for _p, m in movements])
+            for p, m in movements:
+                p.posting_id = m.posting_id
+            _store(terminal, fresh, received_at)
+            if quarantine:
+                QuarantinedRecord.objects.bulk_create(quarantine, ignore_conflicts=True)
+            contiguous = _advance_contiguous(terminal)
+            stored_as = {p.index: (p.status, list(p.flags), p.posting_id) for p in fresh}
+            _move(movements)
+            _restore_changed(terminal, [p for p in fresh if (p.status, p.flags, p.posting_id)
+                                        != stored_as[p.index]])
+        else:
+            _move(movements)
+            _store(terminal, fresh, received_at)
+            if quarantine:
+                QuarantinedRecord.objects.bulk_create(quarantine, ignore_conflicts=True)
+            contiguous = _advance_contiguous(terminal)
         for p in fresh:
             results[p.index]["status"] = p.status
             if p.status == RecordStatus.REJECTED:
                 results[p.index]["reason"] = p.reason
                 if p.detail:
                     results[p.index]["detail"] = p.detail
-        _store(terminal, fresh, received_at)
         accepted = [(p.record["terminal_seq"], p.record["type"]) for p in fresh
                     if p.status == RecordStatus.ACCEPTED]
         if accepted:  # door events (access), punches (attendance): in this transaction
             records_accepted.send(sender=Terminal, terminal=terminal, records=accepted)
-        if quarantine:
-            QuarantinedRecord.objects.bulk_create(quarantine, ignore_conflicts=True)
-        contiguous = _advance_contiguous(terminal)
     return BatchAnswer(results=results, highest_contiguous_seq=contiguous)
 
 
-def _decide(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
+def _move(movements: list[tuple[Pending, CardMovement]]) -> None:
+    """The money: cards, pending loads and the ledger, under their locks (accounts)."""
+    outcomes = card_movements_apply(movements=[m for _p, m in movements])
+    for (p, _m), outcome in zip(movements, outcomes, strict=True):
+        if not outcome.ok:
+            p.reject(outcome.reason, outcome.detail)
+            p.posting_id = None
+        else:
+            p.posting_id = outcome.posting_id
+            p.flags += outcome.flags
+
+
+def _restore_changed(terminal: Terminal, changed: list[Pending]) -> None:
+    """Records the money's writes decided otherwise than they were stored (a load
+    refused by its pending load, a flag the purse raised): stored again as decided."""
+    for p in changed:
+        TerminalRecord.objects.filter(terminal=terminal,
+                                      terminal_seq=p.record["terminal_seq"]).update(
+            status=p.status, reason=p.reason, detail=p.detail, flags=p.flags,
+            posting_id=p.posting_id)
+
+
+def _decide(terminal: Terminal, fresh: list[Pending],
+            received_at: Any) -> list[tuple[Pending, CardMovement]]:
+    """Each fresh record's status, except what only the money's writes can tell (a load
+    against its pending load, flags from the purse): the movements for `_move`."""
     types = allowed_types(terminal)
     purse_records: list[Pending] = []
     for p in fresh:
@@ -267,14 +311,7 @@ def _decide(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
     cards = cards_by_number({p.record["card_no"] for p in accepted})
     for p in accepted:
         p.card = cards.get(p.record["card_no"])
-    movements = _check_purse_records(terminal, purse_records)
-    outcomes = card_movements_apply(movements=[m for _p, m in movements])
-    for (p, _m), outcome in zip(movements, outcomes, strict=True):
-        if not outcome.ok:
-            p.reject(outcome.reason, outcome.detail)
-        else:
-            p.posting_id = outcome.posting_id
-            p.flags += outcome.flags
+    return _check_purse_records(terminal, purse_records)
 
 
 def _check_purse_records(terminal: Terminal,

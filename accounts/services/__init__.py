@@ -57,6 +57,7 @@ from accounts.services.movements import (
     MovementOutcome,
     MovementType,
     card_movements_apply,
+    card_movements_reserve,
 )
 
 # The suspense account's code, as the single module had it (accounts.ledger_accounts
@@ -80,6 +81,7 @@ __all__ = [
     "card_freeze",
     "card_issue",
     "card_movements_apply",
+    "card_movements_reserve",
     "card_replace",
     "card_report_loss",
     "card_suspect_clone",

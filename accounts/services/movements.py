@@ -45,6 +45,7 @@ class CardMovement:
     load_id: str = ""  # a pending load written to the card
     # purchases: the merchant payable; cash loads: the terminal's cash box
     counter_account: str = ""
+    posting_id: int | None = None  # reserved by the caller (ledger.posting_ids_reserve)
 
 
 @dataclass
@@ -72,6 +73,17 @@ def _load_refusal(
             f"the record says {m.amount} to {m.purse}",
         )
     return None
+
+
+def card_movements_reserve(*, movements: Sequence[CardMovement]) -> None:
+    """Give each movement the id its posting will have (PostgreSQL): the caller may
+    store what names the posting before `card_movements_apply` writes it, later in the
+    same transaction, so the card and purse locks are held only for the money's writes.
+    A pending load written to a card makes no posting (its money was posted at the
+    top-up): it gets none."""
+    posting = [m for m in movements if not m.load_id]
+    for m, posting_id in zip(posting, ledger.posting_ids_reserve(len(posting)), strict=True):
+        m.posting_id = posting_id
 
 
 def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementOutcome]:
@@ -127,7 +139,8 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
             if key in short:  # what the purse moved beyond the card's own change
                 short[key] += delta - (m.amount if m.type == MovementType.LOAD else -m.amount)
             specs.append(ledger.PostingSpec(key=m.key, kind=POSTING_KIND[MovementType(m.type)],
-                                            legs=legs, card_id=card.pk, memo=m.key))
+                                            legs=legs, card_id=card.pk, memo=m.key,
+                                            posting_id=m.posting_id))
             outcome = MovementOutcome(True, flags=flags)
             spec_outcome.append(outcome)
         sign = -1 if m.type == MovementType.PURCHASE else 1

@@ -519,6 +519,22 @@ def test_a_load_written_twice_in_one_batch_completes_once(clerk, kiosk) -> None:
     assert results(answer) == [(1, "accepted"), (2, "load_already_completed")]
     assert figures(chip) == {"account": 4_000, "card": 4_000, "pending": 0}
     assert ledger_check() == []
+    # Stored as decided, though the records are stored before the money is written: the
+    # refused one as refused, and neither names a posting (the top-up made the posting).
+    first, second = stored(kiosk, 1), stored(kiosk, 2)
+    assert (first.status, first.posting_id) == ("accepted", None)
+    assert (second.status, second.reason, second.posting_id) == (
+        "rejected", "load_already_completed", None)
+
+
+def test_each_stored_purchase_names_its_own_posting_in_a_batch(pos, chip) -> None:
+    answer = pos.upload([chip.purchase(pos, 100 + n) for n in range(5)])
+
+    assert [r["status"] for r in answer.json()["results"]] == ["accepted"] * 5
+    for seq in range(1, 6):
+        posting = Posting.objects.get(pk=stored(pos, seq).posting_id)
+        assert posting.idempotency_key == f"record:{pos.terminal_id}:{seq}"
+        assert posting.entries.get(account__code="merchant_payable:C1").amount == 100 + seq - 1
 
 
 def test_rejected_records_are_kept_whole_and_count_for_the_contiguous_seq(pos, chip) -> None:
