@@ -89,7 +89,8 @@ SINGLES_IN_PROCESS = 50
 SETUP_CHUNK = 250  # cards set up per transaction
 SINGLE_MIN_MS = 4  # no single-record upload is faster: prepare that many for the run
 TOP_UP_PROBE = 100  # fen per top-up of the clerk's probe
-TOP_UP_PAUSE_S = 0.02  # between the clerk's top-ups
+TOP_UP_EVERY_S = 0.2  # a clerk's probe: a top-up started every 0.2 s at most
+LIVE_SALE_EVERY_S = 0.1  # the online till's probe: a sale every 0.1 s at most
 TOP_UP_API_THREADS = 8  # clerks at once for the API's top-up throughput
 LIVE_WORKERS = 2  # the pool for the terminals' small requests (README, production)
 COUNTER_WORKERS = 2  # the pool for the operations API
@@ -564,13 +565,18 @@ def _prepare(chains: Chains, bulk: list[Term], *, batches: int, size: int,
 
 
 def _single_loop(base: str, term: Term, batches: Iterator[Batch], tally: Tally,
-                 keep_going: Callable[[], bool]) -> None:
+                 keep_going: Callable[[], bool], every: float = 0.0) -> None:
+    """Single-record uploads one after another, one started every `every` seconds at
+    most (0: back to back)."""
     session = requests.Session()
     while keep_going():
         batch = next(batches, None)
         if batch is None:
             break
+        started = time.perf_counter()
         _upload(session, base, term, batch, tally)
+        if every:
+            time.sleep(max(0.0, every - (time.perf_counter() - started)))
 
 
 class TopUps:
@@ -607,11 +613,13 @@ class TopUps:
         self.tally.amount += TOP_UP_PROBE
         self.tally.latencies.append(elapsed)
 
-    def loop(self, keep_going: Callable[[], bool], pause: float = TOP_UP_PAUSE_S) -> None:
+    def loop(self, keep_going: Callable[[], bool], every: float = TOP_UP_EVERY_S) -> None:
+        """One top-up started every `every` seconds at most (0: back to back)."""
         while keep_going():
+            started = time.perf_counter()
             self.once()
-            if pause:
-                time.sleep(pause)
+            if every:
+                time.sleep(max(0.0, every - (time.perf_counter() - started)))
 
 
 def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[Batch]],
@@ -639,8 +647,11 @@ def _bulk_run(base: str, server_pid: int, bulk: list[Term], prepared: list[list[
 
     online_tally = Tally()
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
+    # The live sale is paced as a busy online till is (a sale every LIVE_SALE_EVERY_S):
+    # a probe, not a load of its own; back to back it would be a second fleet.
     single = threading.Thread(target=_single_loop, daemon=True, args=(
-        base, online, online_batches, online_tally, lambda: not done.is_set()))
+        base, online, online_batches, online_tally, lambda: not done.is_set(),
+        LIVE_SALE_EVERY_S))
     clerk = threading.Thread(target=top_ups.loop, args=(lambda: not done.is_set(),),
                              daemon=True) if top_ups is not None else None
     sampler = LockSampler(database_url)
