@@ -46,7 +46,12 @@ def parse(code: str) -> tuple[AccountKind | None, str]:
 
 def purse_account(holder: Cardholder, purse: str) -> str:
     """A holder's `main` or `subsidy` purse."""
-    return _owned(PURSE_ACCOUNT_KIND[Purse(purse)], holder.number)
+    return purse_account_of(holder.number, purse)
+
+
+def purse_account_of(number: str, purse: str) -> str:
+    """The purse of the holder with that number."""
+    return _owned(PURSE_ACCOUNT_KIND[Purse(purse)], number)
 
 
 def cash_drawer_account(user: Any) -> str:
