@@ -110,6 +110,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ingest-one-pool", action="store_true",
                    help="one gunicorn pool for everything, no nginx (the comparison to the "
                         "README's deployment: nginx and three pools)")
+    p.add_argument("--ingest-bulk-nice", type=int, default=10,
+                   help="CPU niceness of the bulk pool (default 10, as the README runs it)")
     p.add_argument("--ingest-top-up-seconds", type=float, default=5.0,
                    help="how long clerks top up through the API for its throughput "
                         "(default 5)")

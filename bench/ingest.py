@@ -395,7 +395,7 @@ http {{
 
 @contextmanager
 def _stack(database_url: str, *, workers: int, conn_max_age: int, extra: list[str],
-           pools: bool, gate: int = 0) -> Iterator[tuple[str, int]]:
+           pools: bool, gate: int = 0, bulk_nice: int = 10) -> Iterator[tuple[str, int]]:
     """The server as the README's production section runs it: nginx in front of three
     gunicorn pools (bulk record uploads at nice 10, the terminals' small requests, the
     counter's operations API), routed by path and body size; or, with `pools` off, one
@@ -407,7 +407,7 @@ def _stack(database_url: str, *, workers: int, conn_max_age: int, extra: list[st
         return
     nginx = _nginx_binary()
     with _server(database_url, workers=workers, conn_max_age=conn_max_age, extra=extra,
-                 nice=10, name="bulk") as (bulk, pid), \
+                 nice=bulk_nice, name="bulk") as (bulk, pid), \
             _server(database_url, workers=LIVE_WORKERS, conn_max_age=conn_max_age,
                     extra=extra, name="live") as (live, _live_pid), \
             _server(database_url, workers=COUNTER_WORKERS, conn_max_age=conn_max_age,
@@ -1238,11 +1238,12 @@ def run(ctx: Any) -> dict[str, Any]:
     terms = [*setup["bulk"], *setup["hot"], online]
     campus_card_nos = [setup["cards"][i].card_no for i in campus_pool]
     figures["pools"] = not args.ingest_one_pool
+    figures["bulk_nice"] = args.ingest_bulk_nice
     with _stack(ctx.database_url, workers=args.ingest_workers,
                 conn_max_age=args.ingest_conn_max_age,
                 extra=shlex.split(args.ingest_gunicorn_args),
                 pools=not args.ingest_one_pool and not args.ingest_gate,
-                gate=args.ingest_gate) as (base, pid):
+                gate=args.ingest_gate, bulk_nice=args.ingest_bulk_nice) as (base, pid):
         _warm_up(base, terms, args.ingest_workers)
         idle = _idle_single(base, online, online_batches, args.ingest_idle_singles)
         top_ups = TopUps(base, token.key, campus_card_nos, seed=5)

@@ -532,7 +532,7 @@ def test_each_stored_purchase_names_its_own_posting_in_a_batch(pos, chip) -> Non
 
     assert [r["status"] for r in answer.json()["results"]] == ["accepted"] * 5
     for seq in range(1, 6):
-        posting = Posting.objects.get(pk=stored(pos, seq).posting_id)
+        posting = Posting.objects.get(pk=stored(pos, seq).posting_id or 0)
         assert posting.idempotency_key == f"record:{pos.terminal_id}:{seq}"
         assert posting.entries.get(account__code="merchant_payable:C1").amount == 100 + seq - 1
 
