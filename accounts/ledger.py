@@ -121,16 +121,26 @@ def accounts_lock(keys: Iterable[int | str], by: Any = None) -> dict[int | str, 
     """Lock the accounts in the global lock order in one query, creating a
     clerk's drawer, a merchant's payable, a terminal's cash box or a system account
     named by code on first use. The answer maps both ids and codes to rows."""
+    return _accounts(keys, by, lock=True)
+
+
+def accounts_read(keys: Iterable[int | str], by: Any = None) -> dict[int | str, LedgerAccount]:
+    """The same rows without their locks: for postings written before their balances
+    are locked (the ingest's early write, `postings_insert`); their balances are only
+    a first guess, re-read under `accounts_lock`."""
+    return _accounts(keys, by, lock=False)
+
+
+def _accounts(keys: Iterable[int | str], by: Any, *, lock: bool) -> dict[int | str, LedgerAccount]:
     keys = list(dict.fromkeys(keys))
     ids = [k for k in keys if isinstance(k, int)]
     codes = [k for k in keys if isinstance(k, str)]
     missing: list[int | str] = []
     for attempt in range(2):
-        rows = list(
-            LedgerAccount.objects.select_for_update()
-            .filter(Q(pk__in=ids) | Q(code__in=codes))
-            .order_by(PURSES_FIRST, "pk")
-        )
+        query = LedgerAccount.objects.filter(Q(pk__in=ids) | Q(code__in=codes))
+        if lock:
+            query = query.select_for_update(no_key=True).order_by(PURSES_FIRST, "pk")
+        rows = list(query)
         found: dict[int | str, LedgerAccount] = {a.pk: a for a in rows}
         found.update({a.code: a for a in rows})
         missing = [k for k in keys if k not in found]
@@ -221,23 +231,74 @@ def postings_write(
     posting in order (the running balances are checked here, the final ones again by
     PostgreSQL). On PostgreSQL all postings, entries and balance changes are one
     statement. Returns the posting ids in order."""
+    rows = _rows(specs, locked, bounds=True)
+    created_by = by.pk if getattr(by, "pk", None) else None
+    if connection.vendor == "postgresql":
+        return _write_postgresql(rows, created_by)
+    return _write_portable(rows, created_by)
+
+
+def postings_insert(specs: Sequence[PostingSpec], accounts: dict[int | str, LedgerAccount]
+                    ) -> None:
+    """The postings and their entries, without their balance changes (PostgreSQL, ids
+    reserved): written before the accounts are locked, so the locks are held only for
+    `balances_apply`. The caller re-decides the postings under the locks and applies
+    them with `balances_apply` if they came out the same, or rolls this write back."""
+    if any(spec.posting_id is None for spec in specs):
+        raise ValueError("postings_insert: every posting needs a reserved id")
+    _write_postgresql(_rows(specs, accounts, bounds=False), None, move_balances=False)
+
+
+def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerAccount]) -> None:
+    """The balance changes of postings written by `postings_insert`, over accounts now
+    locked by `accounts_lock`: bounds checked on the locked balances as `postings_write`
+    does, then one UPDATE."""
+    totals: dict[int, int] = defaultdict(int)
+    for _spec, net in _rows(specs, locked, bounds=True):
+        for account_id, amount in net.items():
+            totals[account_id] += amount
+    changed = sorted((a, d) for a, d in totals.items() if d)
+    if not changed:
+        return
+    with bulk_cursor() as cur:
+        cur.execute(
+            "UPDATE accounts_ledgeraccount l SET balance = l.balance + v.d "
+            "FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d) WHERE l.id = v.a",
+            [[a for a, _d in changed], [d for _a, d in changed]],
+        )
+
+
+def _rows(specs: Sequence[PostingSpec], accounts: dict[int | str, LedgerAccount], *,
+          bounds: bool) -> list[tuple[PostingSpec, dict[int, int]]]:
+    """Each posting's net amount per account id, checked to balance; with `bounds`,
+    each purse checked to stay within its bounds after every posting in order."""
     rows: list[tuple[PostingSpec, dict[int, int]]] = []
-    running = {a.pk: a.balance for a in locked.values()}
+    running = {a.pk: a.balance for a in accounts.values()}
     for spec in specs:
         net = _net_legs(spec.legs)
         if sum(net.values()) != 0 or len(net) < 2:
             raise UnbalancedPosting(f"posting {spec.key!r} does not balance: {net}")
         by_id: dict[int, int] = defaultdict(int)
         for account_key, amount in net.items():
-            by_id[locked[account_key].pk] += amount
-        for account_id in sorted(by_id):
-            _check_bounds(locked[account_id], running[account_id], by_id[account_id])
-            running[account_id] += by_id[account_id]
+            by_id[accounts[account_key].pk] += amount
+        if bounds:
+            for account_id in sorted(by_id):
+                _check_bounds(accounts[account_id], running[account_id], by_id[account_id])
+                running[account_id] += by_id[account_id]
         rows.append((spec, dict(by_id)))
-    created_by = by.pk if getattr(by, "pk", None) else None
-    if connection.vendor == "postgresql":
-        return _write_postgresql(rows, created_by)
-    return _write_portable(rows, created_by)
+    return rows
+
+
+def deferred_checks_run() -> None:
+    """Run the deferred checks queued so far in this transaction now (the postings'
+    balance check, the foreign keys), and defer those that follow again (PostgreSQL):
+    the ingest runs them before it takes its locks, so the commit that ends the locks
+    has little left to check. Every deferrable constraint of the schema is initially
+    deferred, so ALL DEFERRED is where the transaction began."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cur:
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE; SET CONSTRAINTS ALL DEFERRED")
 
 
 def _check_bounds(account: LedgerAccount, balance: int, delta: int) -> None:
@@ -260,7 +321,7 @@ def _check_bounds(account: LedgerAccount, balance: int, delta: int) -> None:
 
 
 def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
-                      created_by: int | None) -> list[int]:
+                      created_by: int | None, *, move_balances: bool = True) -> list[int]:
     now = timezone.now()
     keys = [spec.key for spec, _net in rows]
     reserved = [spec.posting_id for spec, _net in rows]
@@ -274,7 +335,7 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
             entry_accounts.append(account_id)
             entry_amounts.append(amount)
             totals[account_id] += amount
-    changed = sorted((a, d) for a, d in totals.items() if d)
+    changed = sorted((a, d) for a, d in totals.items() if d) if move_balances else []
     with bulk_cursor() as cur:
         cur.execute(
             """

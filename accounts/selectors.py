@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils.translation import gettext as _
 
@@ -175,13 +176,28 @@ def holders_of_cards(card_ids: Collection[int]) -> dict[int, int]:
 def cardholder_locked(holder: Cardholder) -> Cardholder:
     """The holder re-read under its row lock: what serialises two writes about one holder
     in an app above (two leave requests checked for overlap, say)."""
-    return Cardholder.objects.select_for_update().get(pk=holder.pk)
+    return Cardholder.objects.select_for_update(no_key=True).get(pk=holder.pk)
 
 
 def card_locked(card: Card) -> Card:
     """The card re-read under its row lock (the lock order's second step), so that what
-    is read of it cannot change until the caller's transaction ends."""
-    return Card.objects.select_for_update(of=("self",)).select_related("cardholder").get(pk=card.pk)
+    is read of it cannot change until the caller's transaction ends. FOR UPDATE: the
+    strongest lock, taken by every change of the card's status, so it waits for the
+    ingest's balance locks and for `card_held`."""
+    return (Card.objects.select_for_update(of=("self",))
+            .select_related("cardholder").get(pk=card.pk))
+
+
+def card_held(card: Card) -> Card:
+    """The card re-read under FOR KEY SHARE (the lock order's second step): its status
+    and holder cannot change until the caller's transaction ends (`card_locked` waits),
+    while the ingest may still move its card balances (FOR NO KEY UPDATE does not
+    conflict). For a top-up, which reads the card's status and writes nothing on it:
+    it does not queue behind the terminal batches that hold the card."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT id FROM accounts_card WHERE id = %s FOR KEY SHARE", [card.pk])
+    return Card.objects.select_related("cardholder").get(pk=card.pk)
 
 
 def card_by_number_query(card_no: str) -> QuerySet[Card]:
@@ -190,11 +206,22 @@ def card_by_number_query(card_no: str) -> QuerySet[Card]:
     return Card.objects.filter(card_no=card_no)
 
 
-def cards_by_number(card_nos: set[str]) -> dict[str, Card]:
-    """Cards by number in one query (terminal records name cards by card_no)."""
+class CardKeys(NamedTuple):
+    """What a record's TAC check needs of its card: its id, number and UID."""
+
+    pk: int
+    card_no: str
+    uid: str
+
+
+def cards_by_number(card_nos: set[str]) -> dict[str, CardKeys]:
+    """Cards by number in one query (terminal records name cards by card_no), as plain
+    rows: a batch names hundreds of cards, and model instances for them cost more
+    Python than the query itself."""
     if not card_nos:
         return {}
-    return {c.card_no: c for c in Card.objects.filter(card_no__in=card_nos)}
+    rows = Card.objects.filter(card_no__in=card_nos).order_by().values_list("pk", "card_no", "uid")
+    return {row[1]: CardKeys(*row) for row in rows}
 
 
 def cards_by_id(card_ids: set[int]) -> dict[int, Card]:

@@ -123,8 +123,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="batches prepared per terminal (default: enough for the seconds)")
     p.add_argument("--ingest-workers", type=int, default=4, help="gunicorn workers (default 4)")
     p.add_argument("--ingest-conn-max-age", type=int, default=0,
-                   help="the server's CONN_MAX_AGE (default 0, as deployed: a connection "
-                        "per request)")
+                   help="unused: the server keeps its connections as settings say "
+                        "(DB_CONN_MAX_AGE, 60 s unless set in the environment)")
     p.add_argument("--ingest-cards-mode", choices=["shared", "own"], default="shared",
                    help="shared: every terminal sells to every card (default); own: each "
                         "terminal has its own share of the cards")

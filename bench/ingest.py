@@ -844,8 +844,10 @@ class Phases:
         self.marks: dict[str, float] = {}
         self._undo: list[Callable[[], None]] = []
 
-    def wrap(self, owner: Any, name: str, label: str,
-             on_start: Callable[[], None] | None = None) -> None:
+    def wrap(self, owner: Any, name: str, label: str | Callable[..., str],
+             on_start: Callable[[], None] | None = None,
+             on_end: Callable[[], None] | None = None) -> None:
+        """`label` names the phase, or picks it from the call's arguments."""
         original = getattr(owner, name)
         had_own = name in vars(owner) if hasattr(owner, "__dict__") else True
 
@@ -856,7 +858,10 @@ class Phases:
             try:
                 return original(*args, **kwargs)
             finally:
-                self.spent[label] += time.perf_counter() - t0
+                now = time.perf_counter()
+                self.spent[label(*args, **kwargs) if callable(label) else label] += now - t0
+                if on_end is not None:
+                    on_end()
 
         setattr(owner, name, timed)
 
@@ -941,30 +946,35 @@ def _phases_installed() -> Iterator[Phases]:
     from terminals import ingest
 
     phases = Phases()
-    # The card lock is the first query of card_movements_apply: from its start to the
-    # first accounts_lock (the purses) is the card lock with its rows built.
-    state = {"in_movements": False, "locks": 0}
+    # The locks are held from the locked read of the figures (cards, loads, purses) to
+    # the end of the commit: "held_locks" measures that window, the one that a top-up
+    # or a live sale of the same card or purse may wait for.
+    def locks_label(*_args: Any, **kwargs: Any) -> str:
+        if kwargs.get("lock"):
+            phases.marks.setdefault("locks_start", time.perf_counter())
+            return "locks"
+        return "figures_read"
 
-    def movements_start() -> None:
-        state["in_movements"], state["locks"] = True, 0
-        phases.marks["movements_start"] = time.perf_counter()
-
-    def lock_start() -> None:
-        if state["in_movements"] and state["locks"] == 0:
-            phases.spent["card_lock"] += time.perf_counter() - phases.marks["movements_start"]
-        state["locks"] += 1
+    def commit_end() -> None:
+        start = phases.marks.pop("locks_start", None)
+        if start is not None:
+            phases.spent["held_locks"] += time.perf_counter() - start
 
     phases.wrap(ingest, "content_hash", "hash")
     phases.wrap(ingest, "validate_record", "validate")
     phases.wrap(ingest, "cards_by_number", "cards_lookup")
     phases.wrap(ingest, "_check_purse_records", "tac")
-    phases.wrap(ingest, "card_movements_apply", "movements", on_start=movements_start)
-    phases.wrap(ledger, "accounts_lock", "account_locks", on_start=lock_start)
+    phases.wrap(ingest, "card_movements_apply", "movements")
+    phases.wrap(movements, "_figures", locks_label)
+    phases.wrap(movements, "_plan", "plan")
+    phases.wrap(ledger, "postings_insert", "early_write")
+    phases.wrap(ledger, "deferred_checks_run", "deferred_checks")
+    phases.wrap(ledger, "balances_apply", "balances")
     phases.wrap(ledger, "postings_write", "postings_write")
     phases.wrap(movements, "_cards_save_balances", "card_update")
     phases.wrap(ingest, "_store", "record_insert")
     phases.wrap(ingest, "_advance_contiguous", "contiguous_advance")
-    phases.wrap(connections["default"], "commit", "commit")
+    phases.wrap(connections["default"], "commit", "commit", on_end=commit_end)
     try:
         yield phases
     finally:
@@ -1082,6 +1092,7 @@ def _profile(setup: dict[str, Any], chains: Chains, *, size: int, batches: int,
             "profile_statements_per_batch": len(queries) - 1,
             "profile_db_ms_per_batch": round(sum(q[0] for q in queries), 2),
             "profile_ingest_ms_per_batch": round(per_batch_ms["records_ingest"], 2),
+            "profile_held_locks_ms_per_batch": round(per_batch_ms.get("held_locks", 0), 2),
             "profile_ingest_unwrapped_ms_per_batch": round(1000 * statistics.mean(bare), 2),
             "profile_request_ms_per_batch": round(1000 * statistics.mean(whole), 2),
             "profile_records_per_s_one_process": round(size / statistics.mean(whole), 1),
@@ -1114,8 +1125,9 @@ def _delta_in_process(client: Any, term: Term) -> tuple[list[float], list[tuple[
 
 def _exclusive(ms: dict[str, float]) -> dict[str, float]:
     """Inclusive phase times to exclusive ones, in the order the request meets them."""
-    movements_inner = (ms.get("card_lock", 0) + ms.get("account_locks", 0)
-                       + ms.get("postings_write", 0) + ms.get("card_update", 0))
+    inner = ("figures_read", "early_write", "deferred_checks", "locks", "plan", "balances",
+             "postings_write", "card_update")
+    movements_inner = sum(ms.get(name, 0) for name in inner)
     named_in_ingest = (ms.get("hash", 0) + ms.get("validate", 0) + ms.get("cards_lookup", 0)
                        + ms.get("tac", 0) + ms.get("movements", 0) + ms.get("record_insert", 0)
                        + ms.get("contiguous_advance", 0) + ms.get("commit", 0))
@@ -1126,10 +1138,7 @@ def _exclusive(ms: dict[str, float]) -> dict[str, float]:
         "validate": ms.get("validate", 0),
         "cards_lookup": ms.get("cards_lookup", 0),
         "tac": ms.get("tac", 0),
-        "card_lock": ms.get("card_lock", 0),
-        "account_locks": ms.get("account_locks", 0),
-        "postings_write": ms.get("postings_write", 0),
-        "card_update": ms.get("card_update", 0),
+        **{name: ms.get(name, 0) for name in inner},
         "movements_other": ms.get("movements", 0) - movements_inner,
         "record_insert": ms.get("record_insert", 0),
         "contiguous_advance": ms.get("contiguous_advance", 0),

@@ -199,13 +199,12 @@ def records_ingest(*, terminal: Terminal, records: list[dict[str, Any]]) -> Batc
     received_at = timezone.now()
     hashes = [content_hash(r) for r in records]
     with transaction.atomic():
-        terminal = Terminal.objects.select_for_update(of=("self",)).select_related("merchant").get(
-            pk=terminal.pk
-        )
+        terminal = (Terminal.objects.select_for_update(of=("self",), no_key=True)
+                    .select_related("merchant").get(pk=terminal.pk))
         seqs = {r["terminal_seq"] for r in records}
         stored = dict(
             TerminalRecord.objects.filter(terminal=terminal, terminal_seq__in=seqs)
-            .values_list("terminal_seq", "content_hash")
+            .order_by().values_list("terminal_seq", "content_hash")
         )
         results: list[dict[str, Any]] = []
         fresh: list[Pending] = []
@@ -405,6 +404,33 @@ def _store(terminal: Terminal, fresh: list[Pending], received_at: Any) -> None:
 def _advance_contiguous(terminal: Terminal) -> int:
     """Walk the stored seqs past the last contiguous one; saved on the terminal row."""
     n = terminal.contiguous_seq
+    if connection.vendor == "postgresql":
+        # One round trip: the i-th stored seq past n is n + i up to the first hole (the
+        # walk stops there, so a hole with a long tail behind it costs one row); no
+        # hole: every stored seq past n is in the run. Saved if it moved.
+        with connection.cursor() as cur:
+            cur.execute(
+                """
+                WITH run AS (
+                    SELECT %(n)s + COALESCE(
+                        (SELECT x.rn - 1 FROM (
+                            SELECT terminal_seq, row_number() OVER (ORDER BY terminal_seq) AS rn
+                            FROM terminals_terminalrecord
+                            WHERE terminal_id = %(t)s AND terminal_seq > %(n)s) x
+                         WHERE x.terminal_seq <> %(n)s + x.rn LIMIT 1),
+                        (SELECT count(*) FROM terminals_terminalrecord
+                         WHERE terminal_id = %(t)s AND terminal_seq > %(n)s)) AS seq
+                ), saved AS (
+                    UPDATE terminals_terminal SET contiguous_seq = run.seq FROM run
+                    WHERE id = %(t)s AND run.seq <> %(n)s
+                )
+                SELECT seq FROM run
+                """,
+                {"t": terminal.pk, "n": n},
+            )
+            row = cur.fetchone()
+            assert row is not None
+            return int(row[0])
     following = (TerminalRecord.objects.filter(terminal=terminal, terminal_seq__gt=n)
                  .order_by("terminal_seq").values_list("terminal_seq", flat=True))
     for seq in following.iterator(chunk_size=2000):

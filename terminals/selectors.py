@@ -39,7 +39,7 @@ def terminal_get(terminal_id: str) -> Terminal:
 def terminal_locked(terminal: Terminal) -> None:
     """Take the terminal's row lock until the caller's transaction ends: what serialises
     two requests of one terminal (heartbeats raising alarms, for one)."""
-    Terminal.objects.select_for_update().filter(pk=terminal.pk).values_list("pk").first()
+    Terminal.objects.select_for_update(no_key=True).filter(pk=terminal.pk).values_list("pk").first()
 
 
 def terminal_list(*, kind: str | None = None, status: str | None = None) -> QuerySet[Terminal]:
@@ -206,7 +206,7 @@ def purchases_after_replacement(start: Any, end: Any) -> Iterator[tuple[Terminal
 def purchase_for_refund(terminal_id: str, terminal_seq: int) -> TerminalRecord | None:
     """The accepted purchase, locked so that two refunds of it cannot both pass the
     'not beyond its amount' check."""
-    return (TerminalRecord.objects.select_for_update(of=("self",))
+    return (TerminalRecord.objects.select_for_update(of=("self",), no_key=True)
             .select_related("terminal__merchant", "card__cardholder")
             .filter(terminal__terminal_id=terminal_id, terminal_seq=terminal_seq,
                     type=RecordType.PURCHASE, status=RecordStatus.ACCEPTED).first())

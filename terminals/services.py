@@ -177,7 +177,7 @@ def terminal_touch(terminal: Terminal) -> None:
 def _set_status(*, terminal: Terminal, status: str, by: Any, reason: str, action: str,
                 channel: str) -> Terminal:
     with transaction.atomic():
-        locked = Terminal.objects.select_for_update().get(pk=terminal.pk)
+        locked = Terminal.objects.select_for_update(no_key=True).get(pk=terminal.pk)
         before = locked.status
         locked.status = status
         locked.save(update_fields=["status"])
@@ -204,7 +204,7 @@ def terminal_enable(*, terminal: Terminal, by: Any, reason: str = "",
 def terminal_rotate_secret(*, terminal: Terminal, by: Any, channel: str = "api") -> str:
     """A new secret, handed out once; the old one stops working at once."""
     kek = kek_get()
-    locked = Terminal.objects.select_for_update().get(pk=terminal.pk)
+    locked = Terminal.objects.select_for_update(no_key=True).get(pk=terminal.pk)
     secret = secrets.token_bytes(SECRET_BYTES)
     locked.secret_wrapped = crypto.wrap_key(kek, secret, aad=_secret_aad(locked.terminal_id))
     locked.kek_id = crypto.kek_id(kek)
@@ -243,7 +243,7 @@ def _validate_params(kind: str, params: dict[str, Any]) -> None:
 def terminal_config_update(*, terminal: Terminal, params: dict[str, Any], by: Any,
                            channel: str = "api") -> Terminal:
     """Merge new parameters; `config_version` grows by one so terminals fetch them."""
-    locked = Terminal.objects.select_for_update().get(pk=terminal.pk)
+    locked = Terminal.objects.select_for_update(no_key=True).get(pk=terminal.pk)
     merged = {**(locked.params or {}), **params}
     _validate_params(locked.kind, merged)
     before = locked.params

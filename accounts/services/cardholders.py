@@ -187,7 +187,7 @@ def cardholder_update(
     unknown = set(changes) - set(HOLDER_UPDATABLE)
     if unknown:
         raise InvalidRequest(_("Unknown fields: %(f)s") % {"f": ", ".join(sorted(unknown))})
-    holder = Cardholder.objects.select_for_update().get(pk=cardholder.pk)
+    holder = Cardholder.objects.select_for_update(no_key=True).get(pk=cardholder.pk)
     before = _holder_snapshot(holder)
     for name, value in changes.items():
         if name == "department":

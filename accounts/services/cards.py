@@ -112,7 +112,7 @@ def card_issue(
     if isinstance(deposit, bool) or not isinstance(deposit, int) or deposit < 0:
         raise InvalidAmount(_("The deposit is zero or more fen."))
     uid = _normalise_uid(uid)
-    holder = Cardholder.objects.select_for_update().get(pk=cardholder.pk)
+    holder = Cardholder.objects.select_for_update(no_key=True).get(pk=cardholder.pk)
     if holder.status != CardholderStatus.ACTIVE:
         raise InvalidStatus(_("Cardholder %(n)s is not active.") % {"n": holder.number})
     if holder.cards.filter(status__in=LIVE_STATUSES).exists():
@@ -157,7 +157,7 @@ def _carry_from_expired(holder: Cardholder, new: Card, by: Any) -> list[PendingL
     card, as a replacement's do: the money never expired, only the plastic."""
     moved: list[PendingLoad] = []
     expired = (
-        Card.objects.select_for_update()
+        Card.objects.select_for_update(no_key=True)
         .filter(cardholder=holder, status=CardStatus.EXPIRED, replaced_by__isnull=True)
         .order_by("id")
     )
@@ -249,7 +249,7 @@ def _move_to_new_card(old: Card, new: Card, by: Any) -> list[PendingLoad]:
     """The old card's card balances and unclaimed loads become pending loads of the new one."""
     moved: list[PendingLoad] = []
     for load in (
-        PendingLoad.objects.select_for_update()
+        PendingLoad.objects.select_for_update(no_key=True)
         .filter(card=old, status=LoadStatus.PENDING)
         .order_by("id")
     ):
@@ -365,7 +365,7 @@ def card_cancel(*, card: Card, refund_method: str, by: Any, channel: str = "api"
     before = _card_snapshot(card)
     holder = card.cardholder
     voided = list(
-        PendingLoad.objects.select_for_update()
+        PendingLoad.objects.select_for_update(no_key=True)
         .filter(card=card, status=LoadStatus.PENDING)
         .order_by("id")
     )

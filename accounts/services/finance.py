@@ -33,7 +33,7 @@ from accounts.models import (
     Purse,
     SubsidyBatch,
 )
-from accounts.selectors import card_locked
+from accounts.selectors import card_held, card_locked
 from accounts.services._shared import money_source
 from core.errors import InvalidRequest
 
@@ -64,7 +64,7 @@ def card_top_up(
     _require_positive(amount)
     purse = _purse(purse)
     source = money_source(method, by)
-    card = card_locked(card)
+    card = card_held(card)  # its status may not change; the ingest may still move it
     card.require_status(*LOADABLE_STATUSES)
     load = PendingLoad(
         card=card,
@@ -207,7 +207,7 @@ def subsidy_batch_create(
         raise UnknownCardholders(cardholders=unknown)
     cards = {
         c.cardholder_id: c
-        for c in Card.objects.select_for_update()
+        for c in Card.objects.select_for_update(no_key=True)
         .filter(cardholder__in=holders.values(), status__in=LOADABLE_STATUSES)
         .order_by("id")
     }
