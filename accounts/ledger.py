@@ -253,11 +253,7 @@ def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerA
     """The balance changes of postings written by `postings_insert`, over accounts now
     locked by `accounts_lock`: bounds checked on the locked balances as `postings_write`
     does, then one UPDATE."""
-    totals: dict[int, int] = defaultdict(int)
-    for _spec, net in _rows(specs, locked, bounds=True):
-        for account_id, amount in net.items():
-            totals[account_id] += amount
-    changed = sorted((a, d) for a, d in totals.items() if d)
+    changed = _balance_changes(_rows(specs, locked, bounds=True))
     if not changed:
         return
     with bulk_cursor() as cur:
@@ -266,6 +262,15 @@ def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerA
             "FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d) WHERE l.id = v.a",
             [[a for a, _d in changed], [d for _a, d in changed]],
         )
+
+
+def _balance_changes(rows: list[tuple[PostingSpec, dict[int, int]]]) -> list[tuple[int, int]]:
+    """(account id, change) of every account the postings move, by id."""
+    totals: dict[int, int] = defaultdict(int)
+    for _spec, net in rows:
+        for account_id, amount in net.items():
+            totals[account_id] += amount
+    return sorted((a, d) for a, d in totals.items() if d)
 
 
 def _rows(specs: Sequence[PostingSpec], accounts: dict[int | str, LedgerAccount], *,
@@ -328,14 +333,12 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
     if any(i is None for i in reserved) and any(i is not None for i in reserved):
         raise ValueError("postings_write: either every posting has a reserved id or none")
     entry_keys, entry_accounts, entry_amounts = [], [], []
-    totals: dict[int, int] = defaultdict(int)
     for spec, net in rows:
         for account_id, amount in sorted(net.items()):
             entry_keys.append(spec.key)
             entry_accounts.append(account_id)
             entry_amounts.append(amount)
-            totals[account_id] += amount
-    changed = sorted((a, d) for a, d in totals.items() if d) if move_balances else []
+    changed = _balance_changes(rows) if move_balances else []
     with bulk_cursor() as cur:
         cur.execute(
             """

@@ -845,21 +845,22 @@ class Phases:
         self._undo: list[Callable[[], None]] = []
 
     def wrap(self, owner: Any, name: str, label: str | Callable[..., str],
-             on_start: Callable[[], None] | None = None,
+             on_start: Callable[..., None] | None = None,
              on_end: Callable[[], None] | None = None) -> None:
-        """`label` names the phase, or picks it from the call's arguments."""
+        """`label` names the phase, or picks it from the call's arguments; `on_start`
+        is called with them before the call, `on_end` after it."""
         original = getattr(owner, name)
         had_own = name in vars(owner) if hasattr(owner, "__dict__") else True
 
         def timed(*args: Any, **kwargs: Any) -> Any:
+            phase = label(*args, **kwargs) if callable(label) else label
             if on_start is not None:
-                on_start()
+                on_start(*args, **kwargs)
             t0 = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
-                now = time.perf_counter()
-                self.spent[label(*args, **kwargs) if callable(label) else label] += now - t0
+                self.spent[phase] += time.perf_counter() - t0
                 if on_end is not None:
                     on_end()
 
@@ -950,10 +951,11 @@ def _phases_installed() -> Iterator[Phases]:
     # the end of the commit: "held_locks" measures that window, the one that a top-up
     # or a live sale of the same card or purse may wait for.
     def locks_label(*_args: Any, **kwargs: Any) -> str:
+        return "locks" if kwargs.get("lock") else "figures_read"
+
+    def locks_start(*_args: Any, **kwargs: Any) -> None:
         if kwargs.get("lock"):
             phases.marks.setdefault("locks_start", time.perf_counter())
-            return "locks"
-        return "figures_read"
 
     def commit_end() -> None:
         start = phases.marks.pop("locks_start", None)
@@ -965,7 +967,7 @@ def _phases_installed() -> Iterator[Phases]:
     phases.wrap(ingest, "cards_by_number", "cards_lookup")
     phases.wrap(ingest, "_check_purse_records", "tac")
     phases.wrap(ingest, "card_movements_apply", "movements")
-    phases.wrap(movements, "_figures", locks_label)
+    phases.wrap(movements, "_figures", locks_label, on_start=locks_start)
     phases.wrap(movements, "_plan", "plan")
     phases.wrap(ledger, "postings_insert", "early_write")
     phases.wrap(ledger, "deferred_checks_run", "deferred_checks")

@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from accounts import ledger
 from accounts.ledger_accounts import purse_account_of, suspense
-from accounts.models import LIVE_STATUSES, Card, LoadStatus, PendingLoad, PostingKind, Purse
+from accounts.models import (
+    LIVE_STATUSES,
+    Card,
+    LedgerAccount,
+    LoadStatus,
+    PendingLoad,
+    PostingKind,
+    Purse,
+)
 from core.db import bulk_cursor
 
 
@@ -121,6 +129,7 @@ def card_movements_reserve(*, movements: Sequence[CardMovement]) -> None:
 # From this many postings on, a batch writes them early (five round trips more, and its
 # locks held for the balances alone); a live sale's few are written under the locks.
 EARLY_WRITE_FROM = 20
+EARLY_SAVEPOINT = "onecard_early_postings"
 
 
 @dataclass
@@ -129,7 +138,8 @@ class _Figures:
 
     cards: dict[int, _LockedCard]
     loads: dict[str, PendingLoad]
-    purses: dict[Any, Any]
+    purses: dict[int | str, LedgerAccount]
+    running: dict[str, int]  # each purse's balance, by code
     short: dict[tuple[int, str], int]
 
 
@@ -147,7 +157,7 @@ class _Plan:
         """What its postings and entries hold."""
         return [(s.key, s.posting_id, tuple(s.legs)) for s in self.specs]
 
-    def counters(self, purses: dict[Any, Any]) -> set[str]:
+    def counters(self, purses: dict[int | str, LedgerAccount]) -> set[str]:
         return {str(acc) for spec in self.specs for acc, _amount in spec.legs
                 if acc not in purses}
 
@@ -167,7 +177,7 @@ def _figures(movements: Sequence[CardMovement], *, lock: bool) -> _Figures:
     codes = {purse_account_of(cards[m.card_id].holder_number, m.purse) for m in moving}
     purses = ledger.accounts_lock(codes) if lock else ledger.accounts_read(codes)
     running = {code: acc.balance for code, acc in purses.items() if isinstance(code, str)}
-    return _Figures(cards, loads, purses, _purses_short(cards, running, moving))
+    return _Figures(cards, loads, purses, running, _purses_short(cards, running, moving))
 
 
 def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementOutcome]:
@@ -197,22 +207,22 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
              and all(m.posting_id is not None for m in posting))
     first: _Plan | None = None
     if early:
+        # At least EARLY_WRITE_FROM movements make postings, whatever the figures say.
         figures = _figures(movements, lock=False)
         first = _plan(movements, figures)
-        if first.specs:
-            accounts = {**figures.purses, **ledger.accounts_read(first.counters(figures.purses))}
-            with connection.cursor() as cur:
-                # Not released: the commit does, one round trip fewer under the locks.
-                cur.execute("SAVEPOINT onecard_early_postings")
-            ledger.postings_insert(first.specs, accounts)
+        accounts = {**figures.purses, **ledger.accounts_read(first.counters(figures.purses))}
+        with connection.cursor() as cur:
+            # Not released: the commit does, one round trip fewer under the locks.
+            cur.execute(f"SAVEPOINT {EARLY_SAVEPOINT}")
+        ledger.postings_insert(first.specs, accounts)
         ledger.deferred_checks_run()
     figures = _figures(movements, lock=True)
     plan = _plan(movements, figures)
-    if first is not None and first.specs and first.ledger_rows() != plan.ledger_rows():
+    if first is not None and first.ledger_rows() != plan.ledger_rows():
         # Decided otherwise under the locks: the early write goes, and with it the locks
         # taken since its savepoint (rolling a savepoint back releases them): taken again.
         with connection.cursor() as cur:
-            cur.execute("ROLLBACK TO SAVEPOINT onecard_early_postings")
+            cur.execute(f"ROLLBACK TO SAVEPOINT {EARLY_SAVEPOINT}")
         first = None
         figures = _figures(movements, lock=True)
         plan = _plan(movements, figures)
@@ -234,8 +244,7 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
 def _plan(movements: Sequence[CardMovement], figures: _Figures) -> _Plan:
     """Decide each movement from the figures (the cards' figures move as it goes)."""
     cards, loads, purses = figures.cards, figures.loads, figures.purses
-    running = {code: acc.balance for code, acc in purses.items() if isinstance(code, str)}
-    short = dict(figures.short)
+    running, short = dict(figures.running), dict(figures.short)
     outcomes: list[MovementOutcome] = []
     specs: list[ledger.PostingSpec] = []
     spec_outcome: list[MovementOutcome] = []

@@ -20,11 +20,6 @@ MON, TUE, WED = "2026-11-02", "2026-11-03", "2026-11-04"
 
 
 @pytest.fixture
-def hr():
-    return StaffFactory(role="hr")
-
-
-@pytest.fixture
 def worker(hr):
     """T001 on the day shift (08:30-17:30, 5 minutes' grace) on weekdays of November,
     with Monday to Wednesday punched: 08:40-17:31 each day (ten minutes late)."""

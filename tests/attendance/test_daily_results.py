@@ -19,17 +19,6 @@ MON, TUE, WED = "2026-11-02", "2026-11-03", "2026-11-04"
 
 
 @pytest.fixture
-def hr():
-    return StaffFactory(role="hr")
-
-
-@pytest.fixture
-def day_shift(hr):
-    return services.shift_create(code="day", name="Day", start=dt.time(8, 30),
-                                 end=dt.time(17, 30), grace_minutes=5, by=hr)
-
-
-@pytest.fixture
 def staff(hr, day_shift):
     holder = make_cardholder(number="T001", kind="staff")
     card = make_card(cardholder=holder)

@@ -42,17 +42,6 @@ def roster(holder_number: str, first: str, last: str, weekdays: list[int],
 
 
 @pytest.fixture
-def hr():
-    return StaffFactory(role="hr")
-
-
-@pytest.fixture
-def day_shift(hr):
-    return services.shift_create(code="day", name="Day", start=dt.time(8, 30),
-                                 end=dt.time(17, 30), grace_minutes=5, by=hr)
-
-
-@pytest.fixture
 def staff(hr, day_shift):
     """T001 with a card, on the day shift on weekdays of November, weekends off; every
     rostered day so far computed (absent: nothing punched yet)."""
