@@ -239,28 +239,98 @@ def postings_write(
 
 
 def postings_insert(specs: Sequence[PostingSpec], accounts: dict[int | str, LedgerAccount]
-                    ) -> None:
-    """The postings and their entries, without their balance changes (PostgreSQL, ids
-    reserved): written before the accounts are locked, so the locks are held only for
-    `balances_apply`. The caller re-decides the postings under the locks and applies
-    them with `balances_apply` if they came out the same, or rolls this write back."""
-    if any(spec.posting_id is None for spec in specs):
-        raise ValueError("postings_insert: every posting needs a reserved id")
-    _write_postgresql(_rows(specs, accounts, bounds=False), None, move_balances=False)
+                    ) -> list[int]:
+    """The postings and their entries, without their balance changes (PostgreSQL):
+    written before the accounts they move are locked, so the locks are held only for
+    `balances_apply` and `counters_apply`. Bounds are not checked here: the caller
+    decides the postings under the purses' locks and applies them with `balances_apply`
+    (which checks them) if they came out the same, or rolls this write back. Returns
+    the posting ids in order (reserved ones, or new)."""
+    return _write_postgresql(_rows(specs, accounts, bounds=False), None, changes=[])
 
 
-def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerAccount]) -> None:
-    """The balance changes of postings written by `postings_insert`, over accounts now
-    locked by `accounts_lock`: bounds checked on the locked balances as `postings_write`
-    does, then one UPDATE."""
+def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerAccount]
+                   ) -> list[tuple[int, int]]:
+    """The purses' balance changes of postings written by `postings_insert`, over purses
+    now locked by `accounts_lock`: bounds checked on the locked balances as
+    `postings_write` does, then one UPDATE. The other accounts' changes (merchant
+    payables, cash boxes, suspense: no bounds, shared by many batches) are returned
+    for `counters_apply`, which the caller runs last so that they are locked only
+    for the commit."""
     changed = _balance_changes(_rows(specs, locked, bounds=True))
-    if not changed:
+    purses = [(a, d) for a, d in changed if locked[a].kind in PURSE_KINDS]
+    if purses:
+        with bulk_cursor() as cur:
+            cur.execute(
+                "UPDATE accounts_ledgeraccount l SET balance = l.balance + v.d "
+                "FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d) WHERE l.id = v.a",
+                [[a for a, _d in purses], [d for _a, d in purses]],
+            )
+    return [(a, d) for a, d in changed if locked[a].kind not in PURSE_KINDS]
+
+
+NO_LIMIT = 2**63 - 1  # bigint's largest: a range without an upper end
+
+
+def balances_apply_within(specs: Sequence[PostingSpec], accounts: dict[int | str, LedgerAccount],
+                          ranges: dict[int, tuple[int, int]]) -> list[tuple[int, int]] | None:
+    """The purses' balance changes of postings written by `postings_insert`, in one
+    statement that locks the purses in id order and moves them only if every purse
+    still holds a balance within its range (low, high), the balances the postings were
+    decided for: the purses are locked for this statement and the commit alone. Each
+    purse the postings move needs its range. Returns the other accounts' changes for
+    `counters_apply`, or None if a purse was out of its range (nothing moved)."""
+    changed = _balance_changes(_rows(specs, accounts, bounds=False))
+    purses = [(a, d) for a, d in changed if accounts[a].kind in PURSE_KINDS]
+    if not {a for a, _d in purses} <= set(ranges):
+        raise ValueError("balances_apply_within: each purse moved needs its range")
+    if ranges:
+        ids = sorted(ranges)
+        with bulk_cursor() as cur:
+            cur.execute(
+                """
+                WITH locked AS MATERIALIZED (
+                    SELECT id, balance FROM accounts_ledgeraccount
+                    WHERE id = ANY(%b::bigint[]) ORDER BY id FOR NO KEY UPDATE
+                ), outside AS (
+                    SELECT count(*) AS n FROM locked
+                    JOIN unnest(%b::bigint[], %b::bigint[], %b::bigint[]) AS r(a, lo, hi)
+                        ON locked.id = r.a
+                    WHERE locked.balance < r.lo OR locked.balance > r.hi
+                ), moved AS (
+                    UPDATE accounts_ledgeraccount l SET balance = l.balance + v.d
+                    FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d), outside
+                    WHERE outside.n = 0 AND l.id = v.a
+                    RETURNING l.id
+                )
+                SELECT (SELECT n FROM outside), (SELECT count(*) FROM locked),
+                    (SELECT count(*) FROM moved)
+                """,
+                [ids, ids, [ranges[a][0] for a in ids], [ranges[a][1] for a in ids],
+                 [a for a, _d in purses], [d for _a, d in purses]],
+            )
+            row = cur.fetchone()
+            assert row is not None
+            outside, locked, moved = row
+            if outside or locked != len(ids):
+                return None
+            assert moved == len(purses)
+    return [(a, d) for a, d in changed if accounts[a].kind not in PURSE_KINDS]
+
+
+def counters_apply(changes: Sequence[tuple[int, int]]) -> None:
+    """Move accounts without bounds (from `balances_apply`), locking them now in id
+    order: the last lock a batch takes, after every purse of the global lock order."""
+    if not changes:
         return
     with bulk_cursor() as cur:
         cur.execute(
+            "WITH locked AS MATERIALIZED (SELECT id FROM accounts_ledgeraccount "
+            "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR NO KEY UPDATE) "
             "UPDATE accounts_ledgeraccount l SET balance = l.balance + v.d "
-            "FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d) WHERE l.id = v.a",
-            [[a for a, _d in changed], [d for _a, d in changed]],
+            "FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d), locked "
+            "WHERE l.id = v.a AND locked.id = v.a",
+            [[a for a, _d in changes], [a for a, _d in changes], [d for _a, d in changes]],
         )
 
 
@@ -326,7 +396,8 @@ def _check_bounds(account: LedgerAccount, balance: int, delta: int) -> None:
 
 
 def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
-                      created_by: int | None, *, move_balances: bool = True) -> list[int]:
+                      created_by: int | None, *,
+                      changes: list[tuple[int, int]] | None = None) -> list[int]:
     now = timezone.now()
     keys = [spec.key for spec, _net in rows]
     reserved = [spec.posting_id for spec, _net in rows]
@@ -338,7 +409,7 @@ def _write_postgresql(rows: list[tuple[PostingSpec, dict[int, int]]],
             entry_keys.append(spec.key)
             entry_accounts.append(account_id)
             entry_amounts.append(amount)
-    changed = _balance_changes(rows) if move_balances else []
+    changed = _balance_changes(rows) if changes is None else changes
     with bulk_cursor() as cur:
         cur.execute(
             """

@@ -974,6 +974,11 @@ def _phases_installed() -> Iterator[Phases]:
     phases.wrap(ledger, "balances_apply", "balances")
     phases.wrap(ledger, "postings_write", "postings_write")
     phases.wrap(movements, "_cards_save_balances", "card_update")
+    # The batch decided early takes its first lock in _cards_move.
+    phases.wrap(movements, "_cards_move", "card_update",
+                on_start=lambda *_a, **_k: locks_start(lock=True))
+    phases.wrap(ledger, "balances_apply_within", "balances")
+    phases.wrap(ledger, "counters_apply", "counters")
     phases.wrap(ingest, "_store", "record_insert")
     phases.wrap(ingest, "_advance_contiguous", "contiguous_advance")
     phases.wrap(connections["default"], "commit", "commit", on_end=commit_end)
@@ -1128,7 +1133,7 @@ def _delta_in_process(client: Any, term: Term) -> tuple[list[float], list[tuple[
 def _exclusive(ms: dict[str, float]) -> dict[str, float]:
     """Inclusive phase times to exclusive ones, in the order the request meets them."""
     inner = ("figures_read", "early_write", "deferred_checks", "locks", "plan", "balances",
-             "postings_write", "card_update")
+             "postings_write", "card_update", "counters")
     movements_inner = sum(ms.get(name, 0) for name in inner)
     named_in_ingest = (ms.get("hash", 0) + ms.get("validate", 0) + ms.get("cards_lookup", 0)
                        + ms.get("tac", 0) + ms.get("movements", 0) + ms.get("record_insert", 0)

@@ -206,16 +206,23 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
     early = (connection.vendor == "postgresql" and len(posting) >= EARLY_WRITE_FROM
              and all(m.posting_id is not None for m in posting))
     first: _Plan | None = None
+    first_counters: dict[int | str, LedgerAccount] = {}
     if early:
         # At least EARLY_WRITE_FROM movements make postings, whatever the figures say.
         figures = _figures(movements, lock=False)
         first = _plan(movements, figures)
-        accounts = {**figures.purses, **ledger.accounts_read(first.counters(figures.purses))}
+        first_counters = ledger.accounts_read(first.counters(figures.purses))
+        accounts = {**figures.purses, **first_counters}
         with connection.cursor() as cur:
             # Not released: the commit does, one round trip fewer under the locks.
             cur.execute(f"SAVEPOINT {EARLY_SAVEPOINT}")
         ledger.postings_insert(first.specs, accounts)
         ledger.deferred_checks_run()
+        if _apply_as_decided(movements, figures, first, accounts):
+            return first.outcomes
+        # A figure moved since it was read: the early write is gone (rolled back to
+        # its savepoint), and the batch is decided again under the locks.
+        first = None
     figures = _figures(movements, lock=True)
     plan = _plan(movements, figures)
     if first is not None and first.ledger_rows() != plan.ledger_rows():
@@ -226,19 +233,114 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
         first = None
         figures = _figures(movements, lock=True)
         plan = _plan(movements, figures)
-    if plan.specs:
-        locked = {**figures.purses, **ledger.accounts_lock(plan.counters(figures.purses))}
+    counters: list[tuple[int, int]] = []
+    if plan.specs and connection.vendor == "postgresql":
+        # The counters (a merchant's payable, shared by every till of the merchant) are
+        # read here unlocked, and locked last by `counters_apply`: held for the commit
+        # alone, so batches of one merchant do not queue while holding their purses.
+        accounts = {**figures.purses, **(first_counters if first is not None
+                                         else ledger.accounts_read(plan.counters(figures.purses)))}
+        posting_ids: Sequence[int | None]
         if first is not None:
-            ledger.balances_apply(plan.specs, locked)
             posting_ids = [spec.posting_id for spec in plan.specs]
         else:
-            posting_ids = list(ledger.postings_write(plan.specs, locked))
-        for outcome, posting_id in zip(plan.spec_outcome, posting_ids, strict=True):
-            outcome.posting_id = posting_id
+            posting_ids = ledger.postings_insert(plan.specs, accounts)
+        counters = ledger.balances_apply(plan.specs, accounts)
+        _set_posting_ids(plan, posting_ids)
+    elif plan.specs:
+        locked = {**figures.purses, **ledger.accounts_lock(plan.counters(figures.purses))}
+        _set_posting_ids(plan, ledger.postings_write(plan.specs, locked))
     _cards_save_balances(list(plan.cards.values()))
     if plan.touched_loads:
         _loads_save_completed(plan.touched_loads)
+    ledger.counters_apply(counters)
     return plan.outcomes
+
+
+def _apply_as_decided(movements: Sequence[CardMovement], figures: _Figures, first: _Plan,
+                      accounts: dict[int | str, LedgerAccount]) -> bool:
+    """The money of a batch written early, applied as decided from the unlocked read if
+    what it was decided from still holds, with the locks held for three statements and
+    the commit: the cards locked and moved by their own changes (the balances the card
+    reports and its sequence are the card's, whatever the row held), then the purses
+    locked in id order and moved only if each still holds what gives the same postings
+    (at least what its purchases take when they were all covered; else exactly what was
+    read), then the counters. A card whose listing changed, or a purse that moved out of
+    its range, undoes it all (back to the early write's savepoint) and answers False.
+    Batches that write pending loads or take cash loads are decided under the locks."""
+    if any(m.type != MovementType.PURCHASE or m.load_id for m in movements):
+        return False
+    if not _cards_move(first.cards, movements):
+        _early_write_undo()
+        return False
+    counters = ledger.balances_apply_within(first.specs, accounts,
+                                            _purse_ranges(first, figures))
+    if counters is None:
+        _early_write_undo()
+        return False
+    _set_posting_ids(first, [spec.posting_id for spec in first.specs])
+    ledger.counters_apply(counters)
+    return True
+
+
+def _early_write_undo() -> None:
+    with connection.cursor() as cur:
+        cur.execute(f"ROLLBACK TO SAVEPOINT {EARLY_SAVEPOINT}")
+
+
+def _purse_ranges(plan: _Plan, figures: _Figures) -> dict[int, tuple[int, int]]:
+    """Per purse id, the balances (low, high) between which the plan's postings come out
+    the same: purchases all covered are the same postings from any balance that covers
+    them all; anything else (a shortfall to suspense) only from the balance it was
+    decided from."""
+    taken: dict[int, int] = {}
+    exact: set[int] = set()
+    purses = figures.purses
+    for spec in plan.specs:
+        purse_legs = [(purses[acc].pk, amount) for acc, amount in spec.legs
+                      if isinstance(acc, str | int) and acc in purses]
+        covered = len(spec.legs) == 2
+        for account_id, amount in purse_legs:
+            taken[account_id] = taken.get(account_id, 0) - amount
+            if amount > 0 or not covered:
+                exact.add(account_id)
+    by_id = {acc.pk: acc for acc in purses.values()}
+    return {a: ((by_id[a].balance, by_id[a].balance) if a in exact else (total, ledger.NO_LIMIT))
+            for a, total in taken.items()}
+
+
+def _cards_move(cards: dict[int, _LockedCard], movements: Sequence[CardMovement]) -> bool:
+    """Lock the batch's cards in id order and move each by the batch's own changes (one
+    statement); False if a card's listing is no longer what the batch was decided from
+    (its records' flags would differ)."""
+    main: dict[int, int] = dict.fromkeys(cards, 0)
+    subsidy: dict[int, int] = dict.fromkeys(cards, 0)
+    seq: dict[int, int] = dict.fromkeys(cards, 0)
+    for m in movements:
+        change = -m.amount if m.type == MovementType.PURCHASE else m.amount
+        (main if m.purse == Purse.MAIN else subsidy)[m.card_id] += change
+        seq[m.card_id] = max(seq[m.card_id], m.card_seq)
+    ids = sorted(cards)
+    with bulk_cursor() as cur:
+        cur.execute(
+            "WITH locked AS MATERIALIZED (SELECT id FROM accounts_card "
+            "WHERE id = ANY(%b::bigint[]) ORDER BY id FOR NO KEY UPDATE) "
+            "UPDATE accounts_card c SET card_main = c.card_main + v.m, "
+            "card_subsidy = c.card_subsidy + v.s, card_seq = GREATEST(c.card_seq, v.q), "
+            "updated_at = %s FROM unnest(%b::bigint[], %b::bigint[], %b::bigint[], "
+            "%b::bigint[]) AS v(id, m, s, q), locked "
+            "WHERE c.id = v.id AND locked.id = v.id RETURNING c.id, c.blacklisted",
+            [ids, timezone.now(), ids, [main[i] for i in ids], [subsidy[i] for i in ids],
+             [seq[i] for i in ids]],
+        )
+        listed = dict(cur.fetchall())
+    return len(listed) == len(ids) and all(
+        listed[i] == cards[i].blacklisted for i in ids)
+
+
+def _set_posting_ids(plan: _Plan, posting_ids: Sequence[int | None]) -> None:
+    for outcome, posting_id in zip(plan.spec_outcome, posting_ids, strict=True):
+        outcome.posting_id = posting_id
 
 
 def _plan(movements: Sequence[CardMovement], figures: _Figures) -> _Plan:

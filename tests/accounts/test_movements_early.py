@@ -16,6 +16,7 @@ from accounts import ledger
 from accounts.ledger_accounts import purse_account, suspense
 from accounts.models import Posting, PostingKind
 from accounts.selectors import BreachRule, card_locked, ledger_check
+from accounts.services import card_report_loss
 from accounts.services.movements import EARLY_WRITE_FROM
 from terminals import ingest
 from terminals.models import Terminal, TerminalRecord
@@ -76,3 +77,42 @@ def test_a_purse_emptied_between_the_read_and_the_locks_is_decided_under_the_loc
     # Balanced and within bounds; the one finding is the one the clerk made: the card
     # still holds 75.00 that its purse no longer does (reconciliation's to follow up).
     assert [b.rule for b in ledger_check()] == [BreachRule.ACCOUNT_EQUALS_CARD_PLUS_PENDING]
+
+
+def test_a_card_reported_lost_between_the_read_and_the_locks_flags_every_record(
+        pos, kiosk, clerk):  # noqa: F811
+    """The batch was decided from a card not yet listed; under the card's lock it is
+    listed: the purchases decided early would miss their flag, so the batch is decided
+    again under the locks and every record says the card was blacklisted."""
+    chip = load_written(clerk, kiosk, amount=10_000)
+    count = EARLY_WRITE_FROM + 5
+    records = [chip.purchase(pos, 100) for _ in range(count)]
+    terminal = Terminal.objects.get(terminal_id=pos.terminal_id)
+    code = purse_account(chip.card.cardholder, "main")
+    answer: dict[str, ingest.BatchAnswer] = {}
+
+    def upload() -> None:
+        try:
+            answer["batch"] = ingest.records_ingest(terminal=terminal, records=records)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        card_locked(chip.card)
+        batch = threading.Thread(target=upload)
+        batch.start()
+        deadline = time.monotonic() + 20
+        while _waiting_on_a_lock() == 0:
+            assert time.monotonic() < deadline, "the batch never came to the card's lock"
+            time.sleep(0.05)
+        card_report_loss(card=chip.card, by=clerk)
+    batch.join(timeout=30)
+    assert not batch.is_alive()
+
+    assert [r["status"] for r in answer["batch"].results] == ["accepted"] * count
+    stored = list(TerminalRecord.objects.filter(terminal=terminal, type="purchase"))
+    assert len(stored) == count
+    assert all("blacklisted_card" in r.flags for r in stored)
+    assert balance(code) == 10_000 - 100 * count
+    assert ledger_check() == []
+
