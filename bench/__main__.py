@@ -83,6 +83,13 @@ def setup_django(ctx: Context) -> None:
 
     call_command("migrate", interactive=False, verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
+    from django.db import DatabaseError, connection
+
+    try:  # the bulk pool's DB_BACKEND_NICE needs it (scripts/install-system-deps.sh)
+        with connection.cursor() as cur:
+            cur.execute("CREATE EXTENSION IF NOT EXISTS prioritize")
+    except DatabaseError as exc:
+        print(f"note: no prioritize extension, the bulk pool's backends keep nice 0: {exc}")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -321,7 +321,8 @@ def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[s
     port = _free_port()
     url = database_url + (f"?conn_max_age={conn_max_age}" if conn_max_age else "")
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "false", "ALLOWED_HOSTS": "127.0.0.1",
-           "DJANGO_SETTINGS_MODULE": "onecard.settings", "BENCH_INGEST_GATE": str(gate)}
+           "DJANGO_SETTINGS_MODULE": "onecard.settings", "BENCH_INGEST_GATE": str(gate),
+           "DB_BACKEND_NICE": str(nice)}
     app = "bench.ingest:gated_application" if gate else "onecard.wsgi:application"
     gunicorn = Path(sys.executable).parent / "gunicorn"
     OUT_DIR.mkdir(exist_ok=True)

@@ -83,6 +83,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
     )
 DATABASES["default"].setdefault("TEST", {})
+# A process that serves bulk work (the bulk upload pool) sets its database backends'
+# CPU priority too (nice 0-19, 0: unchanged), so that on a shared machine the live
+# requests' queries go first; needs the `prioritize` extension (core.db).
+DB_BACKEND_NICE = env.int("DB_BACKEND_NICE", default=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -8,6 +8,8 @@
 #                             the README's production section); its own service is stopped
 #   gettext                 - compilemessages
 #   postgresql-client       - psql/pgbench, only if they are missing
+#   postgresql-N-prioritize - for each local PostgreSQL server N: lets the bulk upload
+#                             pool lower its backends' CPU priority (DB_BACKEND_NICE)
 # Fast path: when everything is installed, only dpkg-query runs (no apt-get).
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -18,6 +20,13 @@ packages=(pcscd vsmartcard-vpcd libpcsclite-dev swig socat chromium chromium-dri
 if ! command -v pgbench >/dev/null 2>&1 || ! command -v psql >/dev/null 2>&1; then
     packages+=(postgresql-client)
 fi
+
+# The local PostgreSQL servers' major versions (the bench and the tests use the extension).
+for dir in /usr/lib/postgresql/*/bin/postgres; do
+    [ -e "$dir" ] || continue
+    major="$(basename "$(dirname "$(dirname "$dir")")")"
+    packages+=("postgresql-$major-prioritize")
+done
 
 # A Debian system python3 needs its venv and header packages (pyscard builds a C extension).
 if [ "$(python3 -c 'import sys; print(sys.base_prefix)' 2>/dev/null)" = "/usr" ]; then
