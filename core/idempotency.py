@@ -2,9 +2,9 @@
 transaction as the work it reports, and a retry gets that answer back unchanged.
 
 A concurrent twin (same user, same key) blocks on the unique index until the first
-commits, then reads the stored answer; if the first fails, its row rolls back with it
-and the twin does the work itself. Errors are never stored: they change nothing, so a
-retry may simply run again.
+commits (`INSERT ... ON CONFLICT DO NOTHING`), then reads the stored answer; if the
+first fails, its row rolls back with it and the twin does the work itself. Errors are
+never stored: they change nothing, so a retry may simply run again.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -64,6 +65,23 @@ def _body_hash(data: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+def _claim(user: Any, key: str, *, method: str, path: str, body_hash: str) -> int | None:
+    """The key's row, inserted now (its id), or None if (user, key) is already stored.
+    One statement: a twin in flight holds the unique index entry, so the insert waits
+    for it to commit (None: its answer is to be replayed) or roll back (ours is
+    inserted). No savepoint and no read first: both cost a round trip per request."""
+    table = IdempotentRequest._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (user_id, key, method, path, body_hash, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, key) DO NOTHING "
+            "RETURNING id",
+            [user.pk, key, method, path, body_hash, timezone.now()],
+        )
+        row = cur.fetchone()
+    return int(row[0]) if row else None
+
+
 def _stored(user: Any, key: str) -> IdempotentRequest | None:
     return IdempotentRequest.objects.filter(user=user, key=key).first()
 
@@ -93,26 +111,19 @@ def idempotent(handler: Handler) -> Handler:
         path = request.path.rstrip("/")[:255]
         body_hash = _body_hash(request.data)  # malformed bodies stop here, before any write
         with transaction.atomic():
-            earlier = _stored(user, key)
-            if earlier is None:
-                try:
-                    with transaction.atomic():
-                        row = IdempotentRequest.objects.create(
-                            user=user, key=key, method=method, path=path, body_hash=body_hash
-                        )
-                except IntegrityError:  # a twin committed first; we waited for it
-                    earlier = _stored(user, key)
-                    if earlier is None:
-                        raise
-            if earlier is not None:
+            row_id = _claim(user, key, method=method, path=path, body_hash=body_hash)
+            if row_id is None:  # answered before, or a twin committed first (we waited)
+                earlier = _stored(user, key)
+                if earlier is None:
+                    raise IntegrityError(f"idempotency key {key!r} neither claimed nor stored")
                 return _replay(earlier, method=method, path=path, body_hash=body_hash)
             response = handler(view, request, *args, **kwargs)
             if not 200 <= response.status_code < 300:
                 transaction.set_rollback(True)
                 return response
-            row.status_code = response.status_code
-            row.response = json.loads(JSONRenderer().render(response.data))
-            row.save(update_fields=["status_code", "response"])
+            IdempotentRequest.objects.filter(pk=row_id).update(
+                status_code=response.status_code,
+                response=json.loads(JSONRenderer().render(response.data)))
             return response
 
     return cast(Handler, wrapper)

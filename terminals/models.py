@@ -126,8 +126,12 @@ class TerminalRecord(models.Model):
     """One record a terminal stored and uploaded, at its terminal_seq: accepted (and for
     purse records posted to the ledger) or rejected and kept for investigation."""
 
+    # No single-column indexes on terminal and card: the unique (terminal, terminal_seq)
+    # and the (card, card_seq) indexes lead with them and serve the same lookups (the
+    # foreign keys' checks too); each index more costs every record stored its upkeep.
     terminal = models.ForeignKey(
-        Terminal, on_delete=models.PROTECT, related_name="records", verbose_name=_("terminal")
+        Terminal, on_delete=models.PROTECT, related_name="records", verbose_name=_("terminal"),
+        db_index=False,
     )
     terminal_seq = models.BigIntegerField(_("terminal seq"))
     type = models.CharField(_("type"), max_length=16)
@@ -137,7 +141,7 @@ class TerminalRecord(models.Model):
     card_no = models.CharField(_("card number"), max_length=32, blank=True, default="")
     card = models.ForeignKey(
         "accounts.Card", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        verbose_name=_("card"),
+        verbose_name=_("card"), db_index=False,
     )
     ts = models.BigIntegerField(_("terminal time"), null=True, blank=True)
     card_seq = models.BigIntegerField(_("card seq"), null=True, blank=True)
