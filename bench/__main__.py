@@ -118,7 +118,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="one gunicorn pool for everything, no nginx (the comparison to the "
                         "README's deployment: nginx and three pools)")
     p.add_argument("--ingest-bulk-nice", type=int, default=10,
-                   help="CPU niceness of the bulk pool (default 10, as the README runs it)")
+                   help="CPU niceness of the bulk pool's database backends (DB_BACKEND_NICE) "
+                        "and, with --ingest-bulk-policy nice, of its workers (default 10)")
+    p.add_argument("--ingest-bulk-policy", choices=["idle", "nice"], default="idle",
+                   help="the bulk pool's workers on SCHED_IDLE (chrt --idle 0, as the README "
+                        "runs them; default) or at --ingest-bulk-nice")
     p.add_argument("--ingest-top-up-seconds", type=float, default=5.0,
                    help="how long clerks top up through the API for its throughput "
                         "(default 5)")

@@ -314,7 +314,8 @@ def _free_port() -> int:
 
 @contextmanager
 def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[str],
-            gate: int = 0, nice: int = 0, name: str = "ingest") -> Iterator[tuple[str, int]]:
+            gate: int = 0, nice: int = 0, idle: bool = False,
+            name: str = "ingest") -> Iterator[tuple[str, int]]:
     """gunicorn with `workers` workers (sync unless `extra` says otherwise) on a free
     port, at CPU priority `nice` (a bulk pool yields the cores to interactive ones);
     yields (base url, master pid)."""
@@ -329,7 +330,8 @@ def _server(database_url: str, *, workers: int, conn_max_age: int, extra: list[s
     log_path = OUT_DIR / f"{name}-gunicorn.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [*(["nice", "-n", str(nice)] if nice else []), str(gunicorn), app,
+            [*(["chrt", "--idle", "0"] if idle else ["nice", "-n", str(nice)] if nice else []),
+             str(gunicorn), app,
              "--workers", str(workers),
              "--bind", f"127.0.0.1:{port}", "--timeout", str(HTTP_TIMEOUT_S), *extra],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -396,9 +398,11 @@ http {{
 
 @contextmanager
 def _stack(database_url: str, *, workers: int, conn_max_age: int, extra: list[str],
-           pools: bool, gate: int = 0, bulk_nice: int = 10) -> Iterator[tuple[str, int]]:
+           pools: bool, gate: int = 0, bulk_nice: int = 10,
+           bulk_idle: bool = True) -> Iterator[tuple[str, int]]:
     """The server as the README's production section runs it: nginx in front of three
-    gunicorn pools (bulk record uploads at nice 10, the terminals' small requests, the
+    gunicorn pools (bulk record uploads on SCHED_IDLE, their database backends at nice 10,
+    the terminals' small requests, the
     counter's operations API), routed by path and body size; or, with `pools` off, one
     pool alone (the comparison). Yields (nginx's base url, the bulk pool's master pid)."""
     if not pools:
@@ -408,7 +412,7 @@ def _stack(database_url: str, *, workers: int, conn_max_age: int, extra: list[st
         return
     nginx = _nginx_binary()
     with _server(database_url, workers=workers, conn_max_age=conn_max_age, extra=extra,
-                 nice=bulk_nice, name="bulk") as (bulk, pid), \
+                 nice=bulk_nice, idle=bulk_idle, name="bulk") as (bulk, pid), \
             _server(database_url, workers=LIVE_WORKERS, conn_max_age=conn_max_age,
                     extra=extra, name="live") as (live, _live_pid), \
             _server(database_url, workers=COUNTER_WORKERS, conn_max_age=conn_max_age,
@@ -1256,11 +1260,13 @@ def run(ctx: Any) -> dict[str, Any]:
     campus_card_nos = [setup["cards"][i].card_no for i in campus_pool]
     figures["pools"] = not args.ingest_one_pool
     figures["bulk_nice"] = args.ingest_bulk_nice
+    figures["bulk_policy"] = args.ingest_bulk_policy
     with _stack(ctx.database_url, workers=args.ingest_workers,
                 conn_max_age=args.ingest_conn_max_age,
                 extra=shlex.split(args.ingest_gunicorn_args),
                 pools=not args.ingest_one_pool and not args.ingest_gate,
-                gate=args.ingest_gate, bulk_nice=args.ingest_bulk_nice) as (base, pid):
+                gate=args.ingest_gate, bulk_nice=args.ingest_bulk_nice,
+                bulk_idle=args.ingest_bulk_policy == "idle") as (base, pid):
         _warm_up(base, terms, args.ingest_workers)
         idle = _idle_single(base, online, online_batches, args.ingest_idle_singles)
         top_ups = TopUps(base, token.key, campus_card_nos, seed=5)
