@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import pytest
@@ -36,13 +39,12 @@ def _waiting_on_a_lock() -> int:
         return int(row[0]) if row else 0
 
 
-def test_a_purse_emptied_between_the_read_and_the_locks_is_decided_under_the_locks(
-        pos, kiosk, clerk):  # noqa: F811
-    chip = load_written(clerk, kiosk, amount=10_000)
-    count = EARLY_WRITE_FROM + 5
-    records = [chip.purchase(pos, 100) for _ in range(count)]  # 25.00 of the 100.00
-    terminal = Terminal.objects.get(terminal_id=pos.terminal_id)
-    code = purse_account(chip.card.cardholder, "main")
+@contextmanager
+def _batch_waiting_on(card: Any, terminal: Terminal, records: list[dict[str, Any]]
+                      ) -> Iterator[dict[str, ingest.BatchAnswer]]:
+    """Finance holds the card (its transaction open while the block runs); the batch is
+    uploaded meanwhile and comes to the card's lock. On leaving the block finance lets
+    go, and the batch's answer is in the dict."""
     answer: dict[str, ingest.BatchAnswer] = {}
 
     def upload() -> None:
@@ -51,19 +53,31 @@ def test_a_purse_emptied_between_the_read_and_the_locks_is_decided_under_the_loc
         finally:
             connection.close()
 
+    batch = threading.Thread(target=upload)
     with transaction.atomic():
-        card_locked(chip.card)  # finance holds the card: the batch reads, writes, waits
-        batch = threading.Thread(target=upload)
+        card_locked(card)
         batch.start()
         deadline = time.monotonic() + 20
         while _waiting_on_a_lock() == 0:
             assert time.monotonic() < deadline, "the batch never came to the card's lock"
             time.sleep(0.05)
-        # ... and takes 99.00 from the purse before letting go of the card.
-        ledger.posting_create(key="test:take-back", kind=PostingKind.ADJUSTMENT,
-                              legs=[(code, -9_900), (suspense(), 9_900)], by=clerk)
+        yield answer
     batch.join(timeout=30)
     assert not batch.is_alive()
+
+
+def test_a_purse_emptied_between_the_read_and_the_locks_is_decided_under_the_locks(
+        pos, kiosk, clerk):  # noqa: F811
+    chip = load_written(clerk, kiosk, amount=10_000)
+    count = EARLY_WRITE_FROM + 5
+    records = [chip.purchase(pos, 100) for _ in range(count)]  # 25.00 of the 100.00
+    terminal = Terminal.objects.get(terminal_id=pos.terminal_id)
+    code = purse_account(chip.card.cardholder, "main")
+    # Finance holds the card: the batch reads, writes, waits; finance takes 99.00 from
+    # the purse before letting go of the card.
+    with _batch_waiting_on(chip.card, terminal, records) as answer:
+        ledger.posting_create(key="test:take-back", kind=PostingKind.ADJUSTMENT,
+                              legs=[(code, -9_900), (suspense(), 9_900)], by=clerk)
 
     statuses = [r["status"] for r in answer["batch"].results]
     assert statuses == ["accepted"] * count
@@ -89,25 +103,8 @@ def test_a_card_reported_lost_between_the_read_and_the_locks_flags_every_record(
     records = [chip.purchase(pos, 100) for _ in range(count)]
     terminal = Terminal.objects.get(terminal_id=pos.terminal_id)
     code = purse_account(chip.card.cardholder, "main")
-    answer: dict[str, ingest.BatchAnswer] = {}
-
-    def upload() -> None:
-        try:
-            answer["batch"] = ingest.records_ingest(terminal=terminal, records=records)
-        finally:
-            connection.close()
-
-    with transaction.atomic():
-        card_locked(chip.card)
-        batch = threading.Thread(target=upload)
-        batch.start()
-        deadline = time.monotonic() + 20
-        while _waiting_on_a_lock() == 0:
-            assert time.monotonic() < deadline, "the batch never came to the card's lock"
-            time.sleep(0.05)
+    with _batch_waiting_on(chip.card, terminal, records) as answer:
         card_report_loss(card=chip.card, by=clerk)
-    batch.join(timeout=30)
-    assert not batch.is_alive()
 
     assert [r["status"] for r in answer["batch"].results] == ["accepted"] * count
     stored = list(TerminalRecord.objects.filter(terminal=terminal, type="purchase"))
