@@ -249,6 +249,20 @@ def postings_insert(specs: Sequence[PostingSpec], accounts: dict[int | str, Ledg
     return _write_postgresql(_rows(specs, accounts, bounds=False), None, changes=[])
 
 
+def postings_write_purses(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerAccount]
+                          ) -> tuple[list[int], list[tuple[int, int]]]:
+    """`postings_write` over purses locked by `accounts_lock` and the other accounts
+    read without a lock (PostgreSQL): bounds checked, postings, entries and the purses'
+    balances in one statement; the other accounts' changes are returned for
+    `counters_apply`, which the caller runs last. Returns (posting ids in order, those
+    changes)."""
+    rows = _rows(specs, locked, bounds=True)
+    changed = _balance_changes(rows)
+    purses = [(a, d) for a, d in changed if locked[a].kind in PURSE_KINDS]
+    ids = _write_postgresql(rows, None, changes=purses)
+    return ids, [(a, d) for a, d in changed if locked[a].kind not in PURSE_KINDS]
+
+
 def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerAccount]
                    ) -> list[tuple[int, int]]:
     """The purses' balance changes of postings written by `postings_insert`, over purses

@@ -978,6 +978,7 @@ def _phases_installed() -> Iterator[Phases]:
     phases.wrap(ledger, "deferred_checks_run", "deferred_checks")
     phases.wrap(ledger, "balances_apply", "balances")
     phases.wrap(ledger, "postings_write", "postings_write")
+    phases.wrap(ledger, "postings_write_purses", "postings_write")
     phases.wrap(movements, "_cards_save_balances", "card_update")
     # The batch decided early takes its first lock in _cards_move.
     phases.wrap(movements, "_cards_move", "card_update",

@@ -243,9 +243,9 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
         posting_ids: Sequence[int | None]
         if first is not None:
             posting_ids = [spec.posting_id for spec in plan.specs]
+            counters = ledger.balances_apply(plan.specs, accounts)
         else:
-            posting_ids = ledger.postings_insert(plan.specs, accounts)
-        counters = ledger.balances_apply(plan.specs, accounts)
+            posting_ids, counters = ledger.postings_write_purses(plan.specs, accounts)
         _set_posting_ids(plan, posting_ids)
     elif plan.specs:
         locked = {**figures.purses, **ledger.accounts_lock(plan.counters(figures.purses))}
