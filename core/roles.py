@@ -23,11 +23,18 @@ def user_roles(user: Any) -> set[str]:
         return set()
     cached = getattr(user, "_onecard_roles", None)
     if cached is None:
-        cached = set(user.groups.values_list("name", flat=True)) & set(Role.values)
-        if user.is_superuser:
-            cached.add(Role.ADMIN)
-        user._onecard_roles = cached
+        cached = roles_cache(user, user.groups.values_list("name", flat=True))
     return cached
+
+
+def roles_cache(user: Any, group_names: Any) -> set[str]:
+    """Keep the user's roles from these group names on the user object for this request
+    (the token authentication reads them with the token)."""
+    roles = set(group_names) & set(Role.values)
+    if user.is_superuser:
+        roles.add(Role.ADMIN)
+    user._onecard_roles = roles
+    return roles
 
 
 def has_role(user: Any, *roles: str, read_only: bool = False) -> bool:

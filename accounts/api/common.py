@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import serializers
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
@@ -22,6 +21,7 @@ from accounts.api.serializers import PostingOutput, StaffPostingOutput
 from accounts.hooks import CardRecord, CardRecordList, card_records
 from accounts.models import Card, Cardholder
 from accounts.selectors import card_postings, cardholder_for_user
+from core.api.authentication import TokenWithRolesAuthentication
 from core.api.serializers import PeriodQuery, QuerySerializer, query_values
 from core.api.views import JSONBodyParser, query_params
 from core.pagination import PageQuery, Pagination
@@ -31,7 +31,7 @@ class PortalAPIView(APIView):
     """The cardholder portal under /api/v1/me: a holder's token, or HTTP Basic with the
     holder's number and password. `self.holder` is the caller."""
 
-    authentication_classes = [TokenAuthentication, CardholderBasicAuthentication]
+    authentication_classes = [TokenWithRolesAuthentication, CardholderBasicAuthentication]
     permission_classes = [IsCardholder]
     parser_classes = [JSONBodyParser]
     holder: Cardholder
