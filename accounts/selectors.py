@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
 from django.utils.translation import gettext as _
 
 from accounts.ledger_accounts import cash_drawer_account
@@ -250,7 +250,7 @@ def card_live_for(cardholder: Cardholder) -> Card | None:
 
 def pending_totals(card: Card) -> dict[str, int]:
     rows = (
-        PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING)
+        PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING).order_by()
         .values("purse")
         .annotate(total=Sum("amount"))
     )
@@ -271,8 +271,24 @@ def card_balances(card: Card) -> dict[str, dict[str, int]]:
     """Per purse: `account` (the holder's ledger balance, shown on the live card only,
     since the money follows the holder), `card` (what accepted records say is on the
     card) and `pending` (loads not yet written to it)."""
-    pending = pending_totals(card)
-    accounts = purse_balances(card.cardholder) if card.is_live else {p.value: 0 for p in Purse}
+    kinds: dict[str, str] = {str(kind): str(purse) for purse, kind in PURSE_ACCOUNT_KIND.items()}
+    # Both figures in one round trip (a clerk's top-up answers with them).
+    waiting: QuerySet[Any, Any] = (
+        PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING).order_by()
+        .values("purse").annotate(total=Sum("amount"))
+        .annotate(what=Value("pending", output_field=CharField()))
+        .values_list("what", "purse", "total"))
+    held: QuerySet[Any, Any] = (
+        LedgerAccount.objects.filter(cardholder_id=card.cardholder_id, kind__in=kinds)
+        .order_by().annotate(what=Value("account", output_field=CharField()))
+        .values_list("what", "kind", "balance"))
+    pending = {p.value: 0 for p in Purse}
+    accounts = {p.value: 0 for p in Purse}
+    for what, name, amount in waiting.union(held, all=True):
+        if what == "pending":
+            pending[name] = int(amount)
+        elif card.is_live:
+            accounts[kinds[name]] = int(amount)
     return {
         p.value: {
             "account": accounts[p.value],
