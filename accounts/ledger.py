@@ -257,10 +257,8 @@ def postings_write_purses(specs: Sequence[PostingSpec], locked: dict[int | str, 
     `counters_apply`, which the caller runs last. Returns (posting ids in order, those
     changes)."""
     rows = _rows(specs, locked, bounds=True)
-    changed = _balance_changes(rows)
-    purses = [(a, d) for a, d in changed if locked[a].kind in PURSE_KINDS]
-    ids = _write_postgresql(rows, None, changes=purses)
-    return ids, [(a, d) for a, d in changed if locked[a].kind not in PURSE_KINDS]
+    purses, counters = _purses_and_counters(_balance_changes(rows), locked)
+    return _write_postgresql(rows, None, changes=purses), counters
 
 
 def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerAccount]
@@ -271,8 +269,8 @@ def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerA
     payables, cash boxes, suspense: no bounds, shared by many batches) are returned
     for `counters_apply`, which the caller runs last so that they are locked only
     for the commit."""
-    changed = _balance_changes(_rows(specs, locked, bounds=True))
-    purses = [(a, d) for a, d in changed if locked[a].kind in PURSE_KINDS]
+    purses, counters = _purses_and_counters(
+        _balance_changes(_rows(specs, locked, bounds=True)), locked)
     if purses:
         with bulk_cursor() as cur:
             cur.execute(
@@ -280,7 +278,7 @@ def balances_apply(specs: Sequence[PostingSpec], locked: dict[int | str, LedgerA
                 "FROM unnest(%b::bigint[], %b::bigint[]) AS v(a, d) WHERE l.id = v.a",
                 [[a for a, _d in purses], [d for _a, d in purses]],
             )
-    return [(a, d) for a, d in changed if locked[a].kind not in PURSE_KINDS]
+    return counters
 
 
 NO_LIMIT = 2**63 - 1  # bigint's largest: a range without an upper end
@@ -294,8 +292,8 @@ def balances_apply_within(specs: Sequence[PostingSpec], accounts: dict[int | str
     decided for: the purses are locked for this statement and the commit alone. Each
     purse the postings move needs its range. Returns the other accounts' changes for
     `counters_apply`, or None if a purse was out of its range (nothing moved)."""
-    changed = _balance_changes(_rows(specs, accounts, bounds=False))
-    purses = [(a, d) for a, d in changed if accounts[a].kind in PURSE_KINDS]
+    purses, counters = _purses_and_counters(
+        _balance_changes(_rows(specs, accounts, bounds=False)), accounts)
     if not {a for a, _d in purses} <= set(ranges):
         raise ValueError("balances_apply_within: each purse moved needs its range")
     if ranges:
@@ -329,7 +327,15 @@ def balances_apply_within(specs: Sequence[PostingSpec], accounts: dict[int | str
             if outside or locked != len(ids):
                 return None
             assert moved == len(purses)
-    return [(a, d) for a, d in changed if accounts[a].kind not in PURSE_KINDS]
+    return counters
+
+
+def _purses_and_counters(changed: list[tuple[int, int]], accounts: dict[int | str, LedgerAccount]
+                         ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Balance changes split: the holder purses' (locked with the cards), the others'
+    (`counters_apply`, last)."""
+    purses = [(a, d) for a, d in changed if accounts[a].kind in PURSE_KINDS]
+    return purses, [(a, d) for a, d in changed if accounts[a].kind not in PURSE_KINDS]
 
 
 def counters_apply(changes: Sequence[tuple[int, int]]) -> None:

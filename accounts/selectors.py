@@ -248,22 +248,26 @@ def card_live_for(cardholder: Cardholder) -> Card | None:
     return cardholder.cards.filter(status__in=LIVE_STATUSES).first()
 
 
-def pending_totals(card: Card) -> dict[str, int]:
-    rows = (
-        PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING).order_by()
-        .values("purse")
-        .annotate(total=Sum("amount"))
-    )
-    totals = {p.value: 0 for p in Purse}
-    totals.update({r["purse"]: int(r["total"]) for r in rows})
-    return totals
+# A holder purse's ledger account kind -> its purse ("purse_main" -> "main").
+_PURSE_OF_KIND: dict[str, str] = {str(kind): str(purse)
+                                  for purse, kind in PURSE_ACCOUNT_KIND.items()}
+
+
+def _purse_accounts(cardholder_id: int) -> QuerySet[LedgerAccount]:
+    return LedgerAccount.objects.filter(cardholder_id=cardholder_id,
+                                        kind__in=_PURSE_OF_KIND).order_by()
+
+
+def _waiting_loads(card: Card) -> QuerySet[Any, Any]:
+    """The card's pending loads summed per purse (`purse`, `total`)."""
+    return (PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING).order_by()
+            .values("purse").annotate(total=Sum("amount")))
 
 
 def purse_balances(cardholder: Cardholder) -> dict[str, int]:
-    kinds: dict[str, str] = {str(kind): str(purse) for purse, kind in PURSE_ACCOUNT_KIND.items()}
     balances = {p.value: 0 for p in Purse}
-    for acc in LedgerAccount.objects.filter(cardholder=cardholder, kind__in=kinds):
-        balances[kinds[acc.kind]] = acc.balance
+    for kind, balance in _purse_accounts(cardholder.pk).values_list("kind", "balance"):
+        balances[_PURSE_OF_KIND[kind]] = balance
     return balances
 
 
@@ -271,16 +275,12 @@ def card_balances(card: Card) -> dict[str, dict[str, int]]:
     """Per purse: `account` (the holder's ledger balance, shown on the live card only,
     since the money follows the holder), `card` (what accepted records say is on the
     card) and `pending` (loads not yet written to it)."""
-    kinds: dict[str, str] = {str(kind): str(purse) for purse, kind in PURSE_ACCOUNT_KIND.items()}
     # Both figures in one round trip (a clerk's top-up answers with them).
-    waiting: QuerySet[Any, Any] = (
-        PendingLoad.objects.filter(card=card, status=LoadStatus.PENDING).order_by()
-        .values("purse").annotate(total=Sum("amount"))
-        .annotate(what=Value("pending", output_field=CharField()))
-        .values_list("what", "purse", "total"))
+    waiting = (_waiting_loads(card).annotate(what=Value("pending", output_field=CharField()))
+               .values_list("what", "purse", "total"))
     held: QuerySet[Any, Any] = (
-        LedgerAccount.objects.filter(cardholder_id=card.cardholder_id, kind__in=kinds)
-        .order_by().annotate(what=Value("account", output_field=CharField()))
+        _purse_accounts(card.cardholder_id)
+        .annotate(what=Value("account", output_field=CharField()))
         .values_list("what", "kind", "balance"))
     pending = {p.value: 0 for p in Purse}
     accounts = {p.value: 0 for p in Purse}
@@ -288,7 +288,7 @@ def card_balances(card: Card) -> dict[str, dict[str, int]]:
         if what == "pending":
             pending[name] = int(amount)
         elif card.is_live:
-            accounts[kinds[name]] = int(amount)
+            accounts[_PURSE_OF_KIND[name]] = int(amount)
     return {
         p.value: {
             "account": accounts[p.value],

@@ -36,7 +36,7 @@ def backend_nice_set(sender: Any, **kwargs: Any) -> None:
     `set_backend_priority`, which lets a role only lower its own backends' priority).
     The bulk upload pool runs this way beside the live pools on one machine: the
     live sale's and the top-up's queries then go first when backlogs keep every core
-    busy, as the pool's own workers run under `nice`. Without the extension the
+    busy, as the pool's own workers do on SCHED_IDLE (README, production). Without the extension the
     connection works as before and the first miss is logged. Not through PgBouncer:
     there a backend serves many clients."""
     nice, new = settings.DB_BACKEND_NICE, kwargs["connection"]

@@ -228,8 +228,7 @@ def card_movements_apply(*, movements: Sequence[CardMovement]) -> list[MovementO
     if first is not None and first.ledger_rows() != plan.ledger_rows():
         # Decided otherwise under the locks: the early write goes, and with it the locks
         # taken since its savepoint (rolling a savepoint back releases them): taken again.
-        with connection.cursor() as cur:
-            cur.execute(f"ROLLBACK TO SAVEPOINT {EARLY_SAVEPOINT}")
+        _early_write_undo()
         first = None
         figures = _figures(movements, lock=True)
         plan = _plan(movements, figures)
@@ -268,7 +267,7 @@ def _apply_as_decided(movements: Sequence[CardMovement], figures: _Figures, firs
     read), then the counters. A card whose listing changed, or a purse that moved out of
     its range, undoes it all (back to the early write's savepoint) and answers False.
     Batches that write pending loads or take cash loads are decided under the locks."""
-    if any(m.type != MovementType.PURCHASE or m.load_id for m in movements):
+    if any(m.type != MovementType.PURCHASE for m in movements):
         return False
     if not _cards_move(first.cards, movements):
         _early_write_undo()
